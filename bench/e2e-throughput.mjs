@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// End-to-end throughput, in ONE run so the ratios are fair on a shared, noisy machine:
+//   (a) Docker's built-in json-file, (b) the drain-only plugin (bench/drain-only-plugin.mjs),
+//   (c) logfan with its json-file sink — the same `seq 1 N` container, each until every line is
+//   on disk (or drained), rounds interleaved, medians reported. Then 8 containers at once.
+//
+//   npm run bench            (LINES=1000000 ROUNDS=3 PARALLEL=8 by default)
+// Needs a running dockerd and the logfan-test/busybox image (scripts/make-test-image.sh).
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repo = path.resolve(import.meta.dirname, '..');
+const LINES = Number(process.env.LINES ?? 1_000_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const PARALLEL = Number(process.env.PARALLEL ?? 8);
+const IMAGE = 'logfan-test/busybox:latest';
+const CLK_TCK = 100;
+
+const docker = async (...args) => (await run('docker', args, { maxBuffer: 64 << 20 })).stdout.trim();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+function peakRssMb(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Starts a child and calls onLine for each stdout/stderr line. */
+function startChild(cmd, args, env, onLine) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (t) => {
+      buf += t;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    });
+  }
+  return child;
+}
+
+class EventWaiter {
+  lines = [];
+  waiters = [];
+  push(line) {
+    this.lines.push(line);
+    for (const w of this.waiters.splice(0)) w();
+  }
+  async waitFor(pred, timeoutMs = 300_000) {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.lines.findIndex(pred);
+      if (i >= 0) return this.lines.splice(i, 1)[0];
+      if (Date.now() > end) throw new Error('timed out waiting for plugin event');
+      await Promise.race([new Promise((r) => this.waiters.push(r)), sleep(100)]);
+    }
+  }
+}
+
+async function main() {
+  await run('bash', [path.join(repo, 'scripts/make-test-image.sh')]);
+  const dockerdPid = Number((await run('pidof', ['dockerd'])).stdout.trim().split(' ')[0]);
+  const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'logfan-bench-'));
+
+  const logfanEvents = new EventWaiter();
+  const logfan = startChild(process.execPath, [path.join(repo, 'dist/cli.js'), 'serve', '--socket', '/run/docker/plugins/logfan-bench.sock', '--data-root', dataRoot], { LOGFAN_LOG_LEVEL: 'info' }, (l) => logfanEvents.push(l));
+  const drainEvents = new EventWaiter();
+  const drain = startChild(process.execPath, [path.join(repo, 'bench/drain-only-plugin.mjs'), '/run/docker/plugins/drain-bench.sock'], {}, (l) => drainEvents.push(l));
+  while (!fs.existsSync('/run/docker/plugins/logfan-bench.sock') || !fs.existsSync('/run/docker/plugins/drain-bench.sock')) await sleep(50);
+
+  const targets = {
+    'json-file': { driver: 'json-file', opts: [] },
+    drain: { driver: 'drain-bench', opts: ['--log-opt', 'cache-disabled=true'] },
+    logfan: { driver: 'logfan-bench', opts: ['--log-opt', 'cache-disabled=true'] },
+  };
+
+  async function finish(name, id) {
+    if (name === 'drain') await drainEvents.waitFor((l) => l.includes('"eof"'));
+    if (name === 'logfan') await logfanEvents.waitFor((l) => l.includes('logging stopped') && l.includes(id.slice(0, 12)));
+  }
+
+  async function once(name, lines) {
+    const t = targets[name];
+    const cpu0 = { dockerd: cpuSeconds(dockerdPid), logfan: cpuSeconds(logfan.pid), drain: cpuSeconds(drain.pid) };
+    const start = process.hrtime.bigint();
+    const id = await docker('run', '-d', '--network', 'none', '--log-driver', t.driver, ...t.opts, IMAGE, 'seq', '1', String(lines));
+    await docker('wait', id);
+    await finish(name, id);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const cpu = { dockerd: cpuSeconds(dockerdPid) - cpu0.dockerd, logfan: cpuSeconds(logfan.pid) - cpu0.logfan, drain: cpuSeconds(drain.pid) - cpu0.drain };
+    return { id, seconds, cpu };
+  }
+
+  async function countLines(file) {
+    let n = 0;
+    for await (const chunk of fs.createReadStream(file)) for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) n++;
+    return n;
+  }
+
+  const results = { 'json-file': [], drain: [], logfan: [] };
+  const order = ['json-file', 'drain', 'logfan'];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < order.length; k++) {
+      const name = order[(k + round) % order.length];
+      const r = await once(name, LINES);
+      if (name === 'logfan') {
+        const n = await countLines(path.join(dataRoot, 'containers', r.id, `${r.id}-json.log`));
+        if (n !== LINES) throw new Error(`logfan wrote ${n} lines, expected ${LINES}`);
+      }
+      results[name].push(r);
+      process.stderr.write(`round ${round + 1} ${name}: ${r.seconds.toFixed(2)} s (dockerd ${r.cpu.dockerd.toFixed(2)} s CPU, logfan ${r.cpu.logfan.toFixed(2)} s, drain ${r.cpu.drain.toFixed(2)} s)\n`);
+      await docker('rm', r.id);
+      await fs.promises.rm(path.join(dataRoot, 'containers', r.id), { recursive: true, force: true });
+    }
+  }
+  const rssAfterSingle = peakRssMb(logfan.pid);
+
+  // PARALLEL containers at once, LINES / PARALLEL lines each: aggregate lines/s.
+  async function parallel(name) {
+    const per = Math.floor(LINES / PARALLEL);
+    const t = targets[name];
+    const start = process.hrtime.bigint();
+    const ids = await Promise.all(Array.from({ length: PARALLEL }, () => docker('run', '-d', '--network', 'none', '--log-driver', t.driver, ...t.opts, IMAGE, 'seq', '1', String(per))));
+    await Promise.all(ids.map((id) => docker('wait', id)));
+    await Promise.all(ids.map((id) => finish(name, id)));
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    await docker('rm', ...ids);
+    return (per * PARALLEL) / seconds;
+  }
+  const par = { 'json-file': [], logfan: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of round % 2 ? ['logfan', 'json-file'] : ['json-file', 'logfan']) {
+      const rate = await parallel(name);
+      par[name].push(rate);
+      process.stderr.write(`round ${round + 1} ${PARALLEL}x ${name}: ${Math.round(rate)} lines/s\n`);
+    }
+  }
+
+  const med = (name, f) => median(results[name].map(f));
+  const jf = med('json-file', (r) => r.seconds);
+  const dr = med('drain', (r) => r.seconds);
+  const lf = med('logfan', (r) => r.seconds);
+  const report = {
+    lines: LINES,
+    rounds: ROUNDS,
+    seconds: { 'json-file': +jf.toFixed(2), drain: +dr.toFixed(2), logfan: +lf.toFixed(2) },
+    ratio: { 'logfan/json-file': +(lf / jf).toFixed(2), 'logfan/drain': +(lf / dr).toFixed(2), 'drain/json-file': +(dr / jf).toFixed(2) },
+    cpuSeconds: {
+      'dockerd with json-file': +med('json-file', (r) => r.cpu.dockerd).toFixed(2),
+      'dockerd with drain': +med('drain', (r) => r.cpu.dockerd).toFixed(2),
+      'dockerd with logfan': +med('logfan', (r) => r.cpu.dockerd).toFixed(2),
+      drain: +med('drain', (r) => r.cpu.drain).toFixed(2),
+      logfan: +med('logfan', (r) => r.cpu.logfan).toFixed(2),
+    },
+    logfanCpuMicrosPerLine: +((med('logfan', (r) => r.cpu.logfan) * 1e6) / LINES).toFixed(2),
+    logfanPeakRssMb: +rssAfterSingle.toFixed(1),
+    parallel: {
+      containers: PARALLEL,
+      'json-file lines/s': Math.round(median(par['json-file'])),
+      'logfan lines/s': Math.round(median(par.logfan)),
+      'ratio logfan/json-file (throughput)': +(median(par.logfan) / median(par['json-file'])).toFixed(2),
+    },
+  };
+  console.log(JSON.stringify(report, null, 2));
+  logfan.kill('SIGTERM');
+  drain.kill('SIGTERM');
+  await sleep(500);
+  fs.rmSync(dataRoot, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

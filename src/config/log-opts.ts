@@ -1,0 +1,129 @@
+import { atoi, fromHumanSize, parseBool, ramInBytes } from './go-parse.js';
+
+/**
+ * Per-container options (`--log-opt`), validated when StartLogging arrives: the daemon checks
+ * none of a plugin's options, so an Err from here is the only way `docker run` can refuse a bad
+ * one. Every message names the option and the form it accepts.
+ */
+
+export class LogOptionError extends Error {
+  override name = 'LogOptionError';
+}
+
+/** Options the daemon itself acts on for every driver; they still reach the plugin. */
+const DAEMON_OPTIONS = new Set([
+  'mode',
+  'max-buffer-size',
+  'cache-disabled',
+  'cache-max-size',
+  'cache-max-file',
+  'cache-compress',
+  'cache-labels',
+  'cache-labels-regex',
+  'cache-env',
+  'cache-env-regex',
+  'cache-tag',
+]);
+
+/** Docker's shared options: tag and the extra-attribute selectors. */
+const ATTRIBUTE_OPTIONS = ['tag', 'labels', 'labels-regex', 'env', 'env-regex'] as const;
+
+const JSON_FILE_OPTIONS = ['max-size', 'max-file', 'compress'] as const;
+
+export const KNOWN_OPTIONS: readonly string[] = [...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...DAEMON_OPTIONS];
+
+/** Rotation logfan applies when the user sets none (Docker's json-file would grow without bound). */
+export const DEFAULT_MAX_SIZE = 20_000_000;
+export const DEFAULT_MAX_FILE = 5;
+
+const MAX_OPTIONS = 256;
+const MAX_OPTION_VALUE_BYTES = 64 * 1024;
+
+export interface JsonFileOptions {
+  /** Rotate before a write when the file holds at least this many bytes. */
+  maxSize: number;
+  /** Files kept, the live one included. */
+  maxFile: number;
+  compress: boolean;
+}
+
+export interface LogOptions {
+  jsonFile: JsonFileOptions;
+  /** Raw option map, for the tag template and extra attributes. */
+  raw: Record<string, string>;
+}
+
+function fail(option: string, value: string, problem: string, accepted: string): never {
+  throw new LogOptionError(`invalid log opt ${option}=${JSON.stringify(value)}: ${problem} (${accepted})`);
+}
+
+export function parseLogOptions(config: Record<string, string> | null | undefined): LogOptions {
+  const raw: Record<string, string> = {};
+  const entries = Object.entries(config ?? {});
+  if (entries.length > MAX_OPTIONS) {
+    throw new LogOptionError(`too many log opts: ${entries.length} (at most ${MAX_OPTIONS})`);
+  }
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string') {
+      throw new LogOptionError(`log opt ${key}: value must be a string`);
+    }
+    if (Buffer.byteLength(value) > MAX_OPTION_VALUE_BYTES) {
+      throw new LogOptionError(`log opt ${key}: value longer than ${MAX_OPTION_VALUE_BYTES} bytes`);
+    }
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw new LogOptionError(
+        `unknown log opt '${key}' for logfan log driver (accepted: ${[...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS].join(', ')}, and Docker's ${[...DAEMON_OPTIONS].join(', ')})`,
+      );
+    }
+    raw[key] = value;
+  }
+
+  if (raw['mode'] !== undefined && !['', 'blocking', 'non-blocking'].includes(raw['mode'])) {
+    fail('mode', raw['mode'], 'logging mode not supported', 'blocking or non-blocking');
+  }
+  if (raw['max-buffer-size'] !== undefined) {
+    try {
+      ramInBytes(raw['max-buffer-size']);
+    } catch (err) {
+      fail('max-buffer-size', raw['max-buffer-size'], (err as Error).message, 'a size such as 4m, binary units');
+    }
+  }
+
+  const sizeForm = 'a positive size in bytes with an optional k, m or g suffix (decimal units), e.g. 10m';
+  let maxSize = -1;
+  if (raw['max-size'] !== undefined) {
+    try {
+      maxSize = fromHumanSize(raw['max-size']);
+    } catch (err) {
+      fail('max-size', raw['max-size'], (err as Error).message, sizeForm);
+    }
+    if (maxSize <= 0) fail('max-size', raw['max-size'], 'max-size must be a positive number', sizeForm);
+  }
+  let maxFile = -1;
+  if (raw['max-file'] !== undefined) {
+    try {
+      maxFile = atoi(raw['max-file']);
+    } catch (err) {
+      fail('max-file', raw['max-file'], (err as Error).message, 'a whole number of files, at least 1');
+    }
+    if (maxFile < 1) fail('max-file', raw['max-file'], 'max-file cannot be less than 1', 'a whole number of files, at least 1');
+  }
+  // Defaults: rotate at 20m over 5 files unless the user chose; a user's max-size alone keeps
+  // Docker's max-file default of 1.
+  if (maxFile === -1) maxFile = maxSize === -1 ? DEFAULT_MAX_FILE : 1;
+  if (maxSize === -1) maxSize = DEFAULT_MAX_SIZE;
+
+  let compress = false;
+  if (raw['compress'] !== undefined) {
+    try {
+      compress = parseBool(raw['compress']);
+    } catch (err) {
+      fail('compress', raw['compress'], (err as Error).message, 'true or false');
+    }
+    if (compress && maxFile < 2) {
+      fail('compress', raw['compress'], 'compress cannot be true when max-file is less than 2', 'set max-file to 2 or more');
+    }
+  }
+
+  return { jsonFile: { maxSize, maxFile, compress }, raw };
+}

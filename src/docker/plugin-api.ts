@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '../log.js';
+import type { LoggingService } from '../pipeline/logging-service.js';
+
+/** StartLogging carries the container's env and labels; anything past this is not a daemon's request. */
+const MAX_BODY = '4mb';
+
+/**
+ * The log-driver plugin API (moby daemon/logger/proxy.go, pkg/plugins/client.go): HTTP/1.1 POST
+ * over a unix socket. The daemon sends no Content-Type, so the JSON parser accepts every type;
+ * every answer is a JSON body, because an empty 200 fails the daemon's decoder.
+ */
+export function createPluginApp(service: LoggingService, logger: Logger): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(express.json({ type: () => true, limit: MAX_BODY, strict: true }));
+
+  app.post('/Plugin.Activate', (_req, res) => {
+    res.json({ Implements: ['LogDriver'] });
+  });
+
+  app.post('/LogDriver.Capabilities', (_req, res) => {
+    res.json({ Cap: { ReadLogs: false }, Err: '' });
+  });
+
+  app.post('/LogDriver.StartLogging', async (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as { File?: unknown; Info?: unknown };
+    try {
+      await service.startLogging(body.File, body.Info);
+      res.json({ Err: '' });
+    } catch (err) {
+      const message = (err as Error).message;
+      logger.warn({ file: body.File, err: message }, 'StartLogging refused');
+      res.json({ Err: message });
+    }
+  });
+
+  app.post('/LogDriver.StopLogging', (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as { File?: unknown };
+    // Answer first: the daemon closes the FIFO only after this, and that close is our EOF.
+    res.json({ Err: '' });
+    service.stopLogging(body.File);
+  });
+
+  app.post('/LogDriver.ReadLogs', (_req, res) => {
+    res.status(501).json({ Err: 'logfan: ReadLogs is not supported yet; docker logs uses the daemon cache' });
+  });
+
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ Err: `logfan: unknown endpoint ${req.method} ${req.path}` });
+  });
+
+  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    logger.warn({ path: req.path, err: err.message }, 'bad plugin request');
+    res.status(status).json({ Err: `logfan: ${req.path}: ${err.type === 'entity.parse.failed' ? 'malformed JSON body: ' : ''}${err.message}` });
+  });
+  return app;
+}
+
+/** Listens on a unix socket that only root (and the socket's group) can reach. */
+export async function listenOnSocket(app: express.Express, socketPath: string): Promise<http.Server> {
+  await fs.promises.rm(socketPath, { force: true });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 0;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await fs.promises.chmod(socketPath, 0o660);
+  return server;
+}

@@ -1,0 +1,94 @@
+/**
+ * Go's time.RFC3339Nano in UTC ("2006-01-02T15:04:05.999999999Z"): fraction digits with trailing
+ * zeros trimmed, no dot at all when the nanoseconds are zero. Times are (seconds, nanoseconds)
+ * pairs so that every int64 nanosecond value is exact.
+ */
+
+export class TimestampRangeError extends Error {
+  override name = 'TimestampRangeError';
+}
+
+function pad2(n: number): string {
+  return n < 10 ? '0' + n : String(n);
+}
+
+/** "YYYY-MM-DDTHH:MM:SS" for whole seconds since the epoch (UTC). */
+export function formatSecondsUtc(sec: number): string {
+  const d = new Date(sec * 1000);
+  const year = d.getUTCFullYear();
+  if (year < 0 || year > 9999) {
+    throw new TimestampRangeError('time.MarshalJSON: year outside of range [0,9999]');
+  }
+  return (
+    String(year).padStart(4, '0') +
+    '-' +
+    pad2(d.getUTCMonth() + 1) +
+    '-' +
+    pad2(d.getUTCDate()) +
+    'T' +
+    pad2(d.getUTCHours()) +
+    ':' +
+    pad2(d.getUTCMinutes()) +
+    ':' +
+    pad2(d.getUTCSeconds())
+  );
+}
+
+/** ".123456789" with trailing zeros trimmed, or "" for zero. */
+export function formatFraction(nsec: number): string {
+  if (nsec === 0) return '';
+  let s = String(nsec).padStart(9, '0');
+  let end = 9;
+  while (s.charCodeAt(end - 1) === 0x30) end--;
+  return '.' + s.slice(0, end);
+}
+
+export function formatRfc3339NanoUtc(sec: number, nsec: number): string {
+  return formatSecondsUtc(sec) + formatFraction(nsec) + 'Z';
+}
+
+/**
+ * Writes RFC3339Nano timestamps into buffers, reusing the date part while the second is the same
+ * (consecutive log lines almost always share it).
+ */
+export class TimestampWriter {
+  private cachedSec = Number.NaN;
+  private cachedPrefix = Buffer.alloc(0);
+
+  /** Writes the timestamp at pos (ASCII, at most 30 bytes) and returns the new position. */
+  write(out: Buffer, pos: number, sec: number, nsec: number): number {
+    if (sec !== this.cachedSec) {
+      this.cachedPrefix = Buffer.from(formatSecondsUtc(sec), 'latin1');
+      this.cachedSec = sec;
+    }
+    pos += this.cachedPrefix.copy(out, pos);
+    if (nsec !== 0) {
+      out[pos++] = 0x2e; // .
+      let div = 100_000_000;
+      let rest = nsec;
+      // Emit digits until the remainder is zero: that trims trailing zeros without a second pass.
+      while (rest !== 0) {
+        const digit = Math.floor(rest / div);
+        out[pos++] = 0x30 + digit;
+        rest -= digit * div;
+        div /= 10;
+      }
+    }
+    out[pos++] = 0x5a; // Z
+    return pos;
+  }
+}
+
+/** Parses an RFC 3339 time (any offset, up to 9 fraction digits) into exact (sec, nsec). */
+export function parseRfc3339(text: string): { sec: number; nsec: number } {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
+  if (!m) throw new Error(`invalid RFC 3339 time: '${text}'`);
+  const base = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
+  let offset = 0;
+  if (m[8] !== 'Z' && m[8] !== 'z') {
+    const sign = m[8][0] === '-' ? -1 : 1;
+    offset = sign * (+m[8].slice(1, 3) * 3600 + +m[8].slice(4, 6) * 60);
+  }
+  const nsec = m[7] ? +m[7].padEnd(9, '0') : 0;
+  return { sec: base - offset, nsec };
+}

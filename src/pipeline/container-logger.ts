@@ -1,0 +1,123 @@
+import type { ContainerInfo } from '../docker/container-info.js';
+import { FifoReader } from '../docker/fifo-reader.js';
+import { FrameDecoder } from '../docker/frame-decoder.js';
+import type { LogEntry } from '../docker/log-entry.js';
+import type { LogOptions } from '../config/log-opts.js';
+import type { Logger } from '../log.js';
+import type { Sink } from '../sinks/sink.js';
+
+/** Above this many bytes waiting for a sink, stop reading the FIFO (blocking mode back-pressure). */
+const SINK_HIGH_WATER = 8 * 1024 * 1024;
+
+/**
+ * One container's flow, from StartLogging to EOF: FIFO → frame decoder → sinks.
+ * The decoder calls `deliver` per entry; sinks encode into batches and get one flush per read.
+ */
+export class ContainerLogger {
+  readonly containerId: string;
+  private readonly reader: FifoReader;
+  private readonly decoder: FrameDecoder;
+  private readonly sinks: Sink[];
+  private stopping = false;
+  private resolveFinished!: () => void;
+  /** Settles once the FIFO hit EOF and every sink has flushed and closed. */
+  readonly finished: Promise<void>;
+  private lastCorruptionLogAt = 0;
+
+  constructor(
+    readonly file: string,
+    readonly info: ContainerInfo,
+    readonly options: LogOptions,
+    sinks: Sink[],
+    private readonly logger: Logger,
+  ) {
+    this.containerId = info.ContainerID;
+    this.sinks = sinks;
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.decoder = new FrameDecoder({
+      onEntry: (entry) => this.deliver(entry),
+      onCorruption: (reason, skipped) => this.reportCorruption(reason, skipped),
+    });
+    this.reader = new FifoReader(file, {
+      onChunk: (chunk) => this.handleChunk(chunk),
+      onEnd: () => void this.finish(),
+      onError: (err) => this.logger.error({ container: this.containerId, file, err: err.message }, 'FIFO read error'),
+    });
+    for (const sink of sinks) {
+      sink.onDrain = () => this.maybeResume();
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.reader.open();
+    this.logger.debug({ container: this.containerId, file: this.file, pipeSize: this.reader.pipeSize }, 'logging started');
+  }
+
+  private deliver(entry: LogEntry): void {
+    const sinks = this.sinks;
+    for (let i = 0; i < sinks.length; i++) sinks[i].write(entry);
+  }
+
+  private handleChunk(chunk: Buffer): void {
+    this.decoder.push(chunk);
+    let pending = 0;
+    for (const sink of this.sinks) {
+      sink.flush();
+      pending = Math.max(pending, sink.pendingBytes);
+    }
+    if (pending > SINK_HIGH_WATER) this.reader.pause('sink');
+  }
+
+  private maybeResume(): void {
+    for (const sink of this.sinks) if (sink.pendingBytes > SINK_HIGH_WATER / 2) return;
+    this.reader.resume('sink');
+  }
+
+  /** StopLogging: the daemon closes its end right after our answer; read on until EOF. */
+  stop(): void {
+    this.stopping = true;
+    this.reader.drainEagerly();
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Shutdown: stop reading now and flush what was read. */
+  async abort(): Promise<void> {
+    this.reader.destroy();
+    await this.finished;
+  }
+
+  private async finish(): Promise<void> {
+    this.decoder.end();
+    await Promise.all(
+      this.sinks.map((sink) =>
+        sink.close().catch((err: Error) => this.logger.error({ container: this.containerId, sink: sink.name, err: err.message }, 'sink close failed')),
+      ),
+    );
+    this.logger.debug({ container: this.containerId, ...this.stats() }, 'logging finished');
+    this.resolveFinished();
+  }
+
+  private reportCorruption(reason: string, skipped: number): void {
+    const now = Date.now();
+    if (now - this.lastCorruptionLogAt < 1000) return;
+    this.lastCorruptionLogAt = now;
+    this.logger.warn(
+      { container: this.containerId, reason, skippedBytes: skipped, corruptFrames: this.decoder.corruptFrames },
+      'corrupt frame in FIFO',
+    );
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      bytesRead: this.reader.bytesRead,
+      reads: this.reader.reads,
+      frames: this.decoder.framesDecoded,
+      corruptFrames: this.decoder.corruptFrames,
+      bytesSkipped: this.decoder.bytesSkipped,
+      sinks: Object.fromEntries(this.sinks.map((s) => [s.name, s.stats()])),
+    };
+  }
+}

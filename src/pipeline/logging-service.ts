@@ -1,0 +1,140 @@
+import path from 'node:path';
+import type { ContainerInfo } from '../docker/container-info.js';
+import { parseLogOptions } from '../config/log-opts.js';
+import type { Logger } from '../log.js';
+import { JsonFileSink, jsonLogPath } from '../sinks/json-file/index.js';
+import { ContainerLogger } from './container-logger.js';
+
+export class StartLoggingError extends Error {
+  override name = 'StartLoggingError';
+}
+
+export interface LoggingServiceOptions {
+  dataRoot: string;
+  /** The directory the daemon's FIFOs live in, as the plugin sees it. */
+  fifoRoot: string;
+  logger: Logger;
+}
+
+const CONTAINER_ID = /^[0-9a-f]{64}$/;
+/** How long a new logger for a container waits for the previous one (a restart) to flush. */
+const PREDECESSOR_WAIT_MS = 10_000;
+
+/** Every container being logged, keyed by the FIFO path the daemon gave (Start and Stop use it). */
+export class LoggingService {
+  private readonly byFile = new Map<string, ContainerLogger>();
+  /** The last logger started per container, so a restarted container appends after it finished. */
+  private readonly lastByContainer = new Map<string, ContainerLogger>();
+
+  constructor(private readonly options: LoggingServiceOptions) {}
+
+  get activeCount(): number {
+    return this.byFile.size;
+  }
+
+  async startLogging(file: unknown, info: unknown): Promise<void> {
+    const fifo = this.checkFile(file);
+    const containerInfo = this.checkInfo(info);
+    if (this.byFile.has(fifo)) throw new StartLoggingError(`already logging to ${fifo}`);
+    let options;
+    try {
+      options = parseLogOptions(containerInfo.Config);
+    } catch (err) {
+      throw new StartLoggingError((err as Error).message);
+    }
+    const id = containerInfo.ContainerID;
+    let sink: JsonFileSink;
+    try {
+      sink = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, options, this.options.logger);
+    } catch (err) {
+      // tag templates and regex options fail here, with the option named in the message
+      throw new StartLoggingError((err as Error).message);
+    }
+    const logger = new ContainerLogger(fifo, containerInfo, options, [sink], this.options.logger);
+    this.byFile.set(fifo, logger);
+    try {
+      await logger.start();
+      const previous = this.lastByContainer.get(id);
+      this.lastByContainer.set(id, logger);
+      if (previous && previous !== logger) await waitAtMost(previous.finished, PREDECESSOR_WAIT_MS);
+      await sink.open();
+    } catch (err) {
+      this.byFile.delete(fifo);
+      await logger.abort().catch(() => undefined);
+      throw new StartLoggingError(`container ${id}: ${(err as Error).message}`);
+    }
+    void logger.finished.then(() => {
+      if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
+      if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
+    });
+    this.options.logger.info({ container: id.slice(0, 12), containerName: containerInfo.ContainerName }, 'logging started');
+  }
+
+  /** Never fails: an error here would make the daemon leak the FIFO (moby daemon/logger/plugin.go). */
+  stopLogging(file: unknown): void {
+    const logger = typeof file === 'string' ? this.byFile.get(this.resolveFifo(file)) : undefined;
+    if (!logger) {
+      this.options.logger.warn({ file }, 'StopLogging for a FIFO not being logged');
+      return;
+    }
+    logger.stop();
+    void logger.finished.then(() =>
+      this.options.logger.info({ container: logger.containerId.slice(0, 12), ...logger.stats() }, 'logging stopped'),
+    );
+  }
+
+  /** Flushes everything read so far and releases every FIFO. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.byFile.values()].map((l) => l.abort()));
+  }
+
+  /** Maps the daemon's path to where the FIFO is for us, refusing anything outside the FIFO root. */
+  private resolveFifo(file: string): string {
+    const base = path.basename(file);
+    return path.join(this.options.fifoRoot, base);
+  }
+
+  private checkFile(file: unknown): string {
+    if (typeof file !== 'string' || file === '') throw new StartLoggingError('StartLogging: missing File');
+    const base = path.basename(file);
+    if (path.posix.dirname(file) !== '/run/docker/logging' || !/^[0-9a-f]{64}$/.test(base)) {
+      throw new StartLoggingError(`StartLogging: File must be /run/docker/logging/<64 hex digits>, got '${file.slice(0, 200)}'`);
+    }
+    return this.resolveFifo(file);
+  }
+
+  private checkInfo(info: unknown): ContainerInfo {
+    if (typeof info !== 'object' || info === null) throw new StartLoggingError('StartLogging: missing Info');
+    const i = info as Partial<ContainerInfo>;
+    if (typeof i.ContainerID !== 'string' || !CONTAINER_ID.test(i.ContainerID)) {
+      throw new StartLoggingError(`StartLogging: Info.ContainerID must be 64 hex digits, got '${String(i.ContainerID).slice(0, 100)}'`);
+    }
+    if (i.Config !== undefined && i.Config !== null && typeof i.Config !== 'object') {
+      throw new StartLoggingError('StartLogging: Info.Config must be an object of strings');
+    }
+    return {
+      Config: i.Config ?? {},
+      ContainerID: i.ContainerID,
+      ContainerName: typeof i.ContainerName === 'string' ? i.ContainerName : '',
+      ContainerEntrypoint: typeof i.ContainerEntrypoint === 'string' ? i.ContainerEntrypoint : '',
+      ContainerArgs: Array.isArray(i.ContainerArgs) ? i.ContainerArgs : [],
+      ContainerImageID: typeof i.ContainerImageID === 'string' ? i.ContainerImageID : '',
+      ContainerImageName: typeof i.ContainerImageName === 'string' ? i.ContainerImageName : '',
+      ContainerCreated: typeof i.ContainerCreated === 'string' ? i.ContainerCreated : '',
+      ContainerEnv: Array.isArray(i.ContainerEnv) ? i.ContainerEnv : [],
+      ContainerLabels: i.ContainerLabels && typeof i.ContainerLabels === 'object' ? i.ContainerLabels : {},
+      LogPath: typeof i.LogPath === 'string' ? i.LogPath : '',
+      DaemonName: typeof i.DaemonName === 'string' ? i.DaemonName : 'docker',
+    };
+  }
+}
+
+function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    void p.then(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

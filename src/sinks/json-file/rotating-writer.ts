@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { JsonFileOptions } from '../../config/log-opts.js';
+import { gzipRotatedFile } from './gzip-rotated.js';
+
+type Op = { kind: 'write'; buf: Buffer } | { kind: 'rotate'; lastTime: string };
+
+export interface RotatingWriterEvents {
+  onError(err: Error, during: string): void;
+  onDrain(): void;
+}
+
+/**
+ * An append-only file with Docker's json-file rotation (moby loggerutils/logfile.go as shipped in
+ * Docker 20.10): before a write, when the file holds ≥ max-size bytes, close it, drop
+ * NAME.(max-file-1)[.gz], shift NAME.i → NAME.(i+1), rename NAME → NAME.1, reopen NAME truncated,
+ * and gzip NAME.1 in the background when compress is on (the next rotation waits for it).
+ *
+ * The caller decides where rotations fall (`rotateBeforeNext`) while it encodes, so they land
+ * between exactly the same entries as Docker's; the I/O itself runs one operation at a time,
+ * in order, off the hot path.
+ */
+export class RotatingWriter {
+  private fd = -1;
+  /** Held so the fd stays open; FileHandle closes its fd when collected. */
+  private keepHandle: fs.promises.FileHandle | null = null;
+  private readonly ops: Op[] = [];
+  private opsHead = 0;
+  private busy = false;
+  private closed = false;
+  private compression: Promise<void> | null = null;
+  private idleWaiters: Array<() => void> = [];
+  /** Bytes in the live file once every queued write lands: what the rotation check compares. */
+  logicalSize = 0;
+  pendingBytes = 0;
+  bytesWritten = 0;
+  writeErrors = 0;
+  bytesDropped = 0;
+  rotations = 0;
+
+  constructor(
+    readonly filePath: string,
+    private readonly options: JsonFileOptions,
+    private readonly events: RotatingWriterEvents,
+  ) {}
+
+  async open(): Promise<void> {
+    await fs.promises.mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o750 });
+    const handle = await fs.promises.open(this.filePath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
+    const stat = await handle.stat();
+    this.fd = handle.fd;
+    this.keepHandle = handle;
+    this.logicalSize = stat.size;
+  }
+
+  /** True when the next entry must go to a fresh file. */
+  get full(): boolean {
+    return this.logicalSize >= this.options.maxSize;
+  }
+
+  enqueueWrite(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.ops.push({ kind: 'write', buf });
+    this.pendingBytes += buf.length;
+    this.logicalSize += buf.length;
+    this.pump();
+  }
+
+  rotateBeforeNext(lastTime: string): void {
+    this.ops.push({ kind: 'rotate', lastTime });
+    this.logicalSize = 0;
+    this.pump();
+  }
+
+  /** Resolves once every queued operation is done. */
+  idle(): Promise<void> {
+    if (!this.busy && this.opsHead >= this.ops.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    this.closed = true;
+    if (this.keepHandle) {
+      const h = this.keepHandle;
+      this.keepHandle = null;
+      this.fd = -1;
+      await h.close().catch((err: Error) => this.events.onError(err, 'close'));
+    }
+    if (this.compression) await this.compression;
+  }
+
+  private pump(): void {
+    if (this.busy) return;
+    if (this.opsHead >= this.ops.length) {
+      this.ops.length = 0;
+      this.opsHead = 0;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+      return;
+    }
+    const op = this.ops[this.opsHead];
+    this.ops[this.opsHead] = undefined as unknown as Op;
+    this.opsHead++;
+    this.busy = true;
+    if (op.kind === 'write') this.writeAll(op.buf, 0);
+    else this.rotate(op.lastTime).then(() => this.done(), () => this.done());
+  }
+
+  private done(): void {
+    this.busy = false;
+    this.pump();
+  }
+
+  private writeAll(buf: Buffer, offset: number): void {
+    if (this.fd < 0) {
+      this.dropWrite(buf.length - offset, new Error('log file is not open'));
+      this.done();
+      return;
+    }
+    fs.write(this.fd, buf, offset, buf.length - offset, null, (err, written) => {
+      if (err) {
+        // A full disk or an I/O error loses this batch only; later batches are tried again.
+        this.dropWrite(buf.length - offset, err);
+        this.done();
+        return;
+      }
+      this.bytesWritten += written;
+      this.pendingBytes -= written;
+      if (offset + written < buf.length) {
+        this.writeAll(buf, offset + written);
+        return;
+      }
+      if (this.pendingBytes === 0) this.events.onDrain();
+      this.done();
+    });
+  }
+
+  private dropWrite(bytes: number, err: Error): void {
+    this.writeErrors++;
+    this.bytesDropped += bytes;
+    this.pendingBytes -= bytes;
+    this.events.onError(err, 'write');
+    if (this.pendingBytes === 0) this.events.onDrain();
+  }
+
+  private async rotate(lastTime: string): Promise<void> {
+    const name = this.filePath;
+    const { maxFile, compress } = this.options;
+    if (this.compression) {
+      await this.compression.catch(() => undefined);
+      this.compression = null;
+    }
+    if (this.keepHandle) {
+      const h = this.keepHandle;
+      this.keepHandle = null;
+      this.fd = -1;
+      await h.close().catch((err: Error) => this.events.onError(err, 'rotate: close'));
+    }
+    let shifted = true;
+    if (maxFile >= 2) {
+      const ext = compress ? '.gz' : '';
+      try {
+        await fs.promises.rm(`${name}.${maxFile - 1}${ext}`, { force: true });
+        for (let i = maxFile - 1; i > 1; i--) {
+          await renameIfExists(`${name}.${i - 1}${ext}`, `${name}.${i}${ext}`);
+        }
+      } catch (err) {
+        shifted = false;
+        this.events.onError(err as Error, 'rotate: shift');
+      }
+    }
+    if (shifted) {
+      try {
+        await renameIfExists(name, name + '.1');
+      } catch (err) {
+        this.events.onError(err as Error, 'rotate: rename');
+      }
+    }
+    try {
+      const handle = await fs.promises.open(name, fs.constants.O_WRONLY | fs.constants.O_TRUNC | fs.constants.O_CREAT, 0o640);
+      this.keepHandle = handle;
+      this.fd = handle.fd;
+    } catch (err) {
+      this.events.onError(err as Error, 'rotate: reopen');
+    }
+    this.rotations++;
+    if (compress && maxFile >= 2 && shifted && !this.closed) {
+      this.compression = gzipRotatedFile(name + '.1', lastTime).catch((err: Error) => {
+        this.events.onError(err, 'compress');
+      });
+    }
+  }
+}
+
+async function renameIfExists(from: string, to: string): Promise<void> {
+  try {
+    await fs.promises.rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
