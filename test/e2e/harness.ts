@@ -62,26 +62,29 @@ export async function startLogfan(driver: string, extraEnv: Record<string, strin
   await fs.promises.mkdir('/run/docker/plugins', { recursive: true });
   const child = spawn(process.execPath, [CLI, 'serve', '--socket', socket, '--data-root', dataRoot], {
     env: { ...process.env, LOGFAN_LOG_LEVEL: 'debug', ...extraEnv },
-    stdio: ['ignore', 'inherit', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
-  let partial = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
-    partial += text;
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      try {
-        logLines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logLines.push({ msg: line });
+  // info and debug arrive on stdout, warnings and errors on stderr.
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (text: string) => {
+      partial += text;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        const line = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        try {
+          logLines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          logLines.push({ msg: line });
+        }
+        for (const w of waiters.splice(0)) w();
       }
-      for (const w of waiters.splice(0)) w();
-    }
-  });
+    });
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 10_000;
   while (!fs.existsSync(socket)) {

@@ -1,0 +1,62 @@
+/**
+ * The managed plugin, built and installed as `npm run plugin:install` does (rootfs assembled from
+ * this machine's Node runtime, no registry), then used by a real container.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGE, REPO, docker, removeContainers, requireDocker, runToCompletion, sleep } from './harness.js';
+
+const run = promisify(execFile);
+const NAME = 'logfan-e2e-managed';
+let dataRoot: string;
+const containers: string[] = [];
+
+async function removePlugin(): Promise<void> {
+  await docker(['plugin', 'disable', '-f', NAME], { allowFail: true });
+  await docker(['plugin', 'rm', '-f', NAME], { allowFail: true });
+}
+
+beforeAll(async () => {
+  await requireDocker();
+  await removePlugin();
+  dataRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'logfan-managed-'));
+  await run(process.execPath, [path.join(REPO, 'plugin/build.mjs'), '--install', '--name', NAME, '--data-root', dataRoot, '--out', path.join(dataRoot, 'bundle')]);
+}, 300_000);
+
+afterAll(async () => {
+  await removeContainers(containers);
+  await removePlugin();
+  if (dataRoot) await fs.promises.rm(dataRoot, { recursive: true, force: true });
+});
+
+describe('managed plugin', () => {
+  it('is installed and enabled under its name', async () => {
+    const { stdout } = await docker(['plugin', 'inspect', '--format', '{{.Enabled}} {{index .Config.Interface.Types 0}} {{.Config.Interface.Socket}} {{.Config.Network.Type}}', NAME]);
+    expect(stdout.trim()).toBe('true docker.logdriver/1.0 logfan.sock host');
+  });
+
+  it('writes a container\'s logs to <data-root>/containers/<id>/<id>-json.log on the host', async () => {
+    const id = await runToCompletion(['--log-driver', NAME, '--log-opt', 'tag={{.Name}}', '--name', `managed-${Date.now()}`, IMAGE, 'sh', '-c', 'echo managed says hi; echo to stderr >&2']);
+    containers.push(id);
+    const file = path.join(dataRoot, 'containers', id, `${id}-json.log`);
+    const end = Date.now() + 20_000;
+    while (!(fs.existsSync(file) && fs.readFileSync(file, 'utf8').split('\n').length >= 3)) {
+      if (Date.now() > end) throw new Error(`${file} did not get both lines`);
+      await sleep(100);
+    }
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const byStream = Object.fromEntries(lines.map((l) => [l.stream, l.log]));
+    expect(byStream).toEqual({ stdout: 'managed says hi\n', stderr: 'to stderr\n' });
+    expect((lines[0].attrs as Record<string, string>).tag).toMatch(/^managed-\d+$/);
+  });
+
+  it('refuses a bad option through the managed plugin too', async () => {
+    const r = await docker(['run', '--rm', '--network', 'none', '--log-driver', NAME, '--log-opt', 'max-file=many', IMAGE, 'true'], { allowFail: true });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/max-file="many"/);
+  });
+});
