@@ -82,9 +82,10 @@ async function main() {
   while (!fs.existsSync('/run/docker/plugins/logfan-bench.sock') || !fs.existsSync('/run/docker/plugins/drain-bench.sock')) await sleep(50);
 
   const targets = {
-    'json-file': { driver: 'json-file', opts: [] },
+    // One size for both stores, large enough that neither rotates (logfan rotates at 20m by default).
+    'json-file': { driver: 'json-file', opts: ['--log-opt', 'max-size=1g'] },
     drain: { driver: 'drain-bench', opts: ['--log-opt', 'cache-disabled=true'] },
-    logfan: { driver: 'logfan-bench', opts: ['--log-opt', 'cache-disabled=true'] },
+    logfan: { driver: 'logfan-bench', opts: ['--log-opt', 'cache-disabled=true', '--log-opt', 'max-size=1g'] },
   };
 
   async function finish(name, id) {

@@ -41,7 +41,7 @@ async function once() {
     decoder.push(c);
     sink.flush();
     // Let writes complete as they would between FIFO reads.
-    if (sink.pendingBytes > 8 << 20) await new Promise((r) => (sink.onDrain = r));
+    while (sink.pendingBytes > 8 << 20) await new Promise((r) => (sink.onDrain = r));
   }
   await sink.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

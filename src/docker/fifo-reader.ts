@@ -13,6 +13,9 @@ export const PIPE_BYTES = 1024 * 1024;
 /** One libuv read on a pipe returns at most this much; a full read means more is waiting. */
 const FULL_READ = 64 * 1024;
 
+/** Override of the wait after a short read, for measurements (LOGFAN_READ_DELAY_MS). */
+const READ_DELAY_MS = process.env.LOGFAN_READ_DELAY_MS === undefined ? undefined : Number(process.env.LOGFAN_READ_DELAY_MS);
+
 export type PauseReason = 'batch' | 'sink';
 
 /**
@@ -47,8 +50,9 @@ export class FifoReader {
       throw new Error(`${this.path} is not a FIFO`);
     }
     this.pipeSize = setPipeSize(fd, PIPE_BYTES);
-    // With the default 64 KiB pipe a long pause would stall the container: wait less.
-    this.batchDelayMs = this.pipeSize >= PIPE_BYTES ? 4 : 1;
+    // 1 ms measured best end to end (bench/, docs/decisions.md): longer waits slowed the
+    // container down on these VMs although the 1 MiB pipe never filled.
+    this.batchDelayMs = READ_DELAY_MS ?? 1;
     const socket = new net.Socket({ fd, readable: true, writable: false });
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.handleData(chunk));

@@ -1,10 +1,10 @@
-import { decodeLogEntry, type LogEntry } from './log-entry.js';
+import { decodeLogEntry, LogEntry } from './log-entry.js';
 
 /** Docker's own readers refuse records over 1,000,000 bytes; a copier frame is at most ~16.5 KB. */
 export const MAX_FRAME_BYTES = 1_000_000;
 
 export interface FrameDecoderEvents {
-  /** Called for each entry in stream order. `entry.line` is a view into the chunk being decoded. */
+  /** Called for each entry in stream order; the entry object is reused, valid only during the call. */
   onEntry(entry: LogEntry): void;
   /** A frame was unreadable; `skippedBytes` were dropped to get back in step. */
   onCorruption(reason: string, skippedBytes: number): void;
@@ -24,6 +24,7 @@ export class FrameDecoder {
   private pendingLen = 0;
   /** Total length of the straddling frame including its 4-byte header, or 0 while unknown. */
   private pendingNeed = 0;
+  private readonly entry = new LogEntry();
   framesDecoded = 0;
   corruptFrames = 0;
   bytesSkipped = 0;
@@ -82,7 +83,7 @@ export class FrameDecoder {
   private decodeOne(buf: Buffer, start: number, end: number): void {
     let entry: LogEntry;
     try {
-      entry = decodeLogEntry(buf, start, end);
+      entry = decodeLogEntry(buf, start, end, this.entry);
     } catch (err) {
       this.corruptFrames++;
       this.bytesSkipped += end - start + 4;

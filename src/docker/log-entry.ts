@@ -7,24 +7,55 @@
  *   5 partial_log_metadata { 1 last bool | 2 id string | 3 ordinal int32 }
  */
 
-/** A time as whole seconds since the epoch plus 0..999_999_999 nanoseconds: exact for any int64. */
-export interface LogEntry {
-  source: string;
-  timeSec: number;
-  timeNsec: number;
-  /** The line without its trailing newline; a view into the frame buffer, valid until the next read. */
-  line: Buffer;
-  partial: boolean;
-  partialLast: boolean;
-  partialId: string;
-  partialOrdinal: number;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One decoded entry. The time is whole seconds since the epoch plus 0..999_999_999 nanoseconds
+ * (exact for any int64). The line (without its trailing newline) is buf[lineStart, lineEnd): the
+ * decoder points into the bytes it read instead of making a Buffer view per line, and reuses one
+ * LogEntry per stream, so an entry is only valid during the callback that receives it.
+ */
+export class LogEntry {
+  source = '';
+  timeSec = 0;
+  timeNsec = 0;
+  buf: Buffer = EMPTY;
+  lineStart = 0;
+  lineEnd = 0;
+  partial = false;
+  partialLast = false;
+  partialId = '';
+  partialOrdinal = 0;
+
+  /** A view of the line (allocates; the hot path uses buf/lineStart/lineEnd). */
+  get line(): Buffer {
+    return this.buf.subarray(this.lineStart, this.lineEnd);
+  }
+
+  get lineLength(): number {
+    return this.lineEnd - this.lineStart;
+  }
+
+  static of(fields: LogEntryInput): LogEntry {
+    const e = new LogEntry();
+    e.source = fields.source;
+    e.timeSec = fields.timeSec;
+    e.timeNsec = fields.timeNsec;
+    e.buf = fields.line;
+    e.lineStart = 0;
+    e.lineEnd = fields.line.length;
+    e.partial = fields.partial ?? false;
+    e.partialLast = fields.partialLast ?? false;
+    e.partialId = fields.partialId ?? '';
+    e.partialOrdinal = fields.partialOrdinal ?? 0;
+    return e;
+  }
 }
 
 export class LogEntryDecodeError extends Error {
   override name = 'LogEntryDecodeError';
 }
 
-const EMPTY = Buffer.alloc(0);
 
 // 2^(7k) = Q[k] * 1e9 + R[k], so a varint's 7-bit groups can be summed as (seconds, nanoseconds)
 // pairs without ever forming the 64-bit value in a double.
@@ -54,15 +85,16 @@ function readSource(buf: Buffer, start: number, end: number): string {
 }
 
 /**
- * Decodes one LogEntry occupying buf[start, end). Unknown fields are skipped by wire type;
- * every length is bounds-checked.
+ * Decodes one LogEntry occupying buf[start, end) into `into` (a fresh entry when omitted).
+ * Unknown fields are skipped by wire type; every length is bounds-checked.
  */
-export function decodeLogEntry(buf: Buffer, start: number, end: number): LogEntry {
+export function decodeLogEntry(buf: Buffer, start: number, end: number, into: LogEntry = new LogEntry()): LogEntry {
   let pos = start;
   let source = '';
   let timeSec = 0;
   let timeNsec = 0;
-  let line: Buffer = EMPTY;
+  let lineStart = start;
+  let lineEnd = start;
   let partial = false;
   let partialLast = false;
   let partialId = '';
@@ -125,7 +157,10 @@ export function decodeLogEntry(buf: Buffer, start: number, end: number): LogEntr
       if (b > 0x7f) throw new LogEntryDecodeError('length varint too long');
       const valueEnd = pos + len;
       if (valueEnd > end) throw new LogEntryDecodeError(`field ${field} length ${len} overruns the entry`);
-      if (field === 3) line = buf.subarray(pos, valueEnd);
+      if (field === 3) {
+        lineStart = pos;
+        lineEnd = valueEnd;
+      }
       else if (field === 1) source = readSource(buf, pos, valueEnd);
       else if (field === 5) {
         const meta = decodePartialMetadata(buf, pos, valueEnd);
@@ -155,7 +190,17 @@ export function decodeLogEntry(buf: Buffer, start: number, end: number): LogEntr
     else throw new LogEntryDecodeError(`unsupported wire type ${wire} for field ${field}`);
     if (pos > end) throw new LogEntryDecodeError(`field ${field} overruns the entry`);
   }
-  return { source, timeSec, timeNsec, line, partial, partialLast, partialId, partialOrdinal };
+  into.source = source;
+  into.timeSec = timeSec;
+  into.timeNsec = timeNsec;
+  into.buf = buf;
+  into.lineStart = lineStart;
+  into.lineEnd = lineEnd;
+  into.partial = partial;
+  into.partialLast = partialLast;
+  into.partialId = partialId;
+  into.partialOrdinal = partialOrdinal;
+  return into;
 }
 
 function decodePartialMetadata(buf: Buffer, start: number, end: number): { last: boolean; id: string; ordinal: number } {

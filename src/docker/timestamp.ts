@@ -47,6 +47,36 @@ export function formatRfc3339NanoUtc(sec: number, nsec: number): string {
   return formatSecondsUtc(sec) + formatFraction(nsec) + 'Z';
 }
 
+/** "000" … "999" as ASCII, for writing nanoseconds three digits at a time. */
+const DIGITS3 = new Uint8Array(3000);
+for (let n = 0; n < 1000; n++) {
+  DIGITS3[n * 3] = 0x30 + Math.floor(n / 100);
+  DIGITS3[n * 3 + 1] = 0x30 + (Math.floor(n / 10) % 10);
+  DIGITS3[n * 3 + 2] = 0x30 + (n % 10);
+}
+
+/** Writes ".123456789" with trailing zeros trimmed (nothing for zero); returns the new position. */
+export function writeFraction(out: Buffer, pos: number, nsec: number): number {
+  if (nsec === 0) return pos;
+  // nsec < 1e9 fits in int32, so |0 is an exact floor here.
+  const hi = ((nsec / 1_000_000) | 0) * 3;
+  const mid = (((nsec / 1000) | 0) % 1000) * 3;
+  const lo = (nsec % 1000) * 3;
+  out[pos] = 0x2e; // .
+  out[pos + 1] = DIGITS3[hi];
+  out[pos + 2] = DIGITS3[hi + 1];
+  out[pos + 3] = DIGITS3[hi + 2];
+  out[pos + 4] = DIGITS3[mid];
+  out[pos + 5] = DIGITS3[mid + 1];
+  out[pos + 6] = DIGITS3[mid + 2];
+  out[pos + 7] = DIGITS3[lo];
+  out[pos + 8] = DIGITS3[lo + 1];
+  out[pos + 9] = DIGITS3[lo + 2];
+  pos += 10;
+  while (out[pos - 1] === 0x30) pos--;
+  return pos;
+}
+
 /**
  * Writes RFC3339Nano timestamps into buffers, reusing the date part while the second is the same
  * (consecutive log lines almost always share it).
@@ -61,19 +91,10 @@ export class TimestampWriter {
       this.cachedPrefix = Buffer.from(formatSecondsUtc(sec), 'latin1');
       this.cachedSec = sec;
     }
-    pos += this.cachedPrefix.copy(out, pos);
-    if (nsec !== 0) {
-      out[pos++] = 0x2e; // .
-      let div = 100_000_000;
-      let rest = nsec;
-      // Emit digits until the remainder is zero: that trims trailing zeros without a second pass.
-      while (rest !== 0) {
-        const digit = Math.floor(rest / div);
-        out[pos++] = 0x30 + digit;
-        rest -= digit * div;
-        div /= 10;
-      }
-    }
+    const prefix = this.cachedPrefix;
+    for (let k = 0; k < prefix.length; k++) out[pos + k] = prefix[k];
+    pos += prefix.length;
+    pos = writeFraction(out, pos, nsec);
     out[pos++] = 0x5a; // Z
     return pos;
   }

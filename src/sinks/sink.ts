@@ -12,7 +12,7 @@ export interface Sink {
   flush(): void;
   /** Bytes accepted but not yet written: the reader pauses the FIFO above a high-water mark. */
   readonly pendingBytes: number;
-  /** Called when pendingBytes falls to zero after having been above zero. */
+  /** Called when pendingBytes falls below the sink's low-water mark, or to zero. */
   onDrain: (() => void) | null;
   /** Flushes and finishes all I/O, then releases files and sockets. */
   close(): Promise<void>;

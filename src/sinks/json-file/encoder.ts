@@ -1,6 +1,6 @@
 import type { LogEntry } from '../../docker/log-entry.js';
-import { TimestampWriter } from '../../docker/timestamp.js';
-import { maxEscapedLength, writeLogString } from './escape.js';
+import { formatSecondsUtc, TimestampWriter, writeFraction } from '../../docker/timestamp.js';
+import { copySmall, maxEscapedLength, writeLogString } from './escape.js';
 
 /**
  * Encodes entries exactly as moby's json-file driver (jsonfilelog.go marshalMessage +
@@ -12,8 +12,11 @@ export class JsonFileEncoder {
   private readonly stdoutMiddle: Buffer;
   private readonly stderrMiddle: Buffer;
   private readonly attrsJson: string | null;
-  private static readonly LOG_KEY = Buffer.from('{"log":"');
-  private static readonly TIME_END = Buffer.from('"}\n');
+  /** Per stream: middle + the date part of the time, rebuilt when the second changes. */
+  private stdoutTail: Buffer = Buffer.alloc(0);
+  private stderrTail: Buffer = Buffer.alloc(0);
+  private tailSec = Number.NaN;
+  private static readonly TIME_END = Buffer.from('Z"}\n');
 
   /** @param attrsJson the precomputed `attrs` object (Go json.Marshal output), or null for none. */
   constructor(attrsJson: string | null) {
@@ -33,7 +36,7 @@ export class JsonFileEncoder {
 
   /** An upper bound on the encoded size of an entry. */
   static maxEncodedLength(entry: LogEntry, attrsLength: number): number {
-    return maxEscapedLength(entry.line.length) + 2 + 64 + attrsLength + 40 + entry.source.length * 6;
+    return maxEscapedLength(entry.lineEnd - entry.lineStart) + 2 + 64 + attrsLength + 40 + entry.source.length * 6;
   }
 
   get attrsLength(): number {
@@ -42,29 +45,54 @@ export class JsonFileEncoder {
 
   /** Writes one encoded entry at pos; `out` must hold maxEncodedLength bytes there. Returns the new position. */
   encode(entry: LogEntry, out: Buffer, pos: number): number {
-    const line = entry.line;
     const withNewline = !entry.partial || entry.partialLast;
     const start = pos;
-    const noLogKey = line.length === 0 && !withNewline;
+    const noLogKey = entry.lineEnd === entry.lineStart && !withNewline;
     if (noLogKey) {
       // moby omits the "log" key when the value is empty (only possible for a non-last fragment).
       out[pos++] = 0x7b; // {
     } else {
-      pos += JsonFileEncoder.LOG_KEY.copy(out, pos);
-      pos = writeLogString(out, pos, line, 0, line.length);
+      // {"log":"
+      out[pos] = 0x7b;
+      out[pos + 1] = 0x22;
+      out[pos + 2] = 0x6c;
+      out[pos + 3] = 0x6f;
+      out[pos + 4] = 0x67;
+      out[pos + 5] = 0x22;
+      out[pos + 6] = 0x3a;
+      out[pos + 7] = 0x22;
+      pos = writeLogString(out, pos + 8, entry.buf, entry.lineStart, entry.lineEnd);
       if (withNewline) {
         out[pos++] = 0x5c;
         out[pos++] = 0x6e;
       }
     }
     const src = entry.source;
-    if (src === 'stdout') pos += this.stdoutMiddle.copy(out, pos);
-    else if (src === 'stderr') pos += this.stderrMiddle.copy(out, pos);
-    else pos = this.writeOtherMiddle(out, pos, src);
+    if (src === 'stdout' || src === 'stderr') {
+      // One copy for everything from the log value's closing quote to the time's seconds.
+      if (entry.timeSec !== this.tailSec) this.rebuildTails(entry.timeSec);
+      const tail = src === 'stdout' ? this.stdoutTail : this.stderrTail;
+      pos += tail.copy(out, pos);
+      if (noLogKey) pos = this.fixupNoLog(out, start, pos);
+      pos = writeFraction(out, pos, entry.timeNsec);
+      // Z"}\n
+      out[pos] = 0x5a;
+      out[pos + 1] = 0x22;
+      out[pos + 2] = 0x7d;
+      out[pos + 3] = 0x0a;
+      return pos + 4;
+    }
+    pos = this.writeOtherMiddle(out, pos, src);
     if (noLogKey) pos = this.fixupNoLog(out, start, pos);
     pos = this.timestamps.write(out, pos, entry.timeSec, entry.timeNsec);
-    pos += JsonFileEncoder.TIME_END.copy(out, pos);
-    return pos;
+    return copySmall(JsonFileEncoder.TIME_END, out, pos - 1);
+  }
+
+  private rebuildTails(sec: number): void {
+    const date = Buffer.from(formatSecondsUtc(sec), 'latin1');
+    this.stdoutTail = Buffer.concat([this.stdoutMiddle, date]);
+    this.stderrTail = Buffer.concat([this.stderrMiddle, date]);
+    this.tailSec = sec;
   }
 
   private writeOtherMiddle(out: Buffer, pos: number, src: string): number {

@@ -5,6 +5,12 @@ import { gzipRotatedFile } from './gzip-rotated.js';
 
 type Op = { kind: 'write'; buf: Buffer } | { kind: 'rotate'; lastTime: string };
 
+/** One writev takes at most this many queued batches / bytes. */
+const MAX_IOV = 256;
+const MAX_WRITEV_BYTES = 8 * 1024 * 1024;
+/** onDrain fires when pending bytes fall below this (after having been above it). */
+export const DRAIN_LOW_WATER = 4 * 1024 * 1024;
+
 export interface RotatingWriterEvents {
   onError(err: Error, during: string): void;
   onDrain(): void;
@@ -104,8 +110,25 @@ export class RotatingWriter {
     this.ops[this.opsHead] = undefined as unknown as Op;
     this.opsHead++;
     this.busy = true;
-    if (op.kind === 'write') this.writeAll(op.buf, 0);
-    else this.rotate(op.lastTime).then(() => this.done(), () => this.done());
+    if (op.kind === 'rotate') {
+      this.rotate(op.lastTime).then(
+        () => this.done(),
+        () => this.done(),
+      );
+      return;
+    }
+    // Coalesce the queued batches up to the next rotation into one writev.
+    const bufs = [op.buf];
+    let bytes = op.buf.length;
+    while (this.opsHead < this.ops.length && bufs.length < MAX_IOV && bytes < MAX_WRITEV_BYTES) {
+      const next = this.ops[this.opsHead];
+      if (next.kind !== 'write') break;
+      this.ops[this.opsHead] = undefined as unknown as Op;
+      this.opsHead++;
+      bufs.push(next.buf);
+      bytes += next.buf.length;
+    }
+    this.writeAll(bufs, bytes);
   }
 
   private done(): void {
@@ -113,28 +136,36 @@ export class RotatingWriter {
     this.pump();
   }
 
-  private writeAll(buf: Buffer, offset: number): void {
+  private writeAll(bufs: Buffer[], bytes: number): void {
     if (this.fd < 0) {
-      this.dropWrite(buf.length - offset, new Error('log file is not open'));
+      this.dropWrite(bytes, new Error('log file is not open'));
       this.done();
       return;
     }
-    fs.write(this.fd, buf, offset, buf.length - offset, null, (err, written) => {
+    const callback = (err: NodeJS.ErrnoException | null, written: number) => {
       if (err) {
-        // A full disk or an I/O error loses this batch only; later batches are tried again.
-        this.dropWrite(buf.length - offset, err);
+        // A full disk or an I/O error loses this write only; later batches are tried again.
+        this.dropWrite(bytes, err);
         this.done();
         return;
       }
       this.bytesWritten += written;
       this.pendingBytes -= written;
-      if (offset + written < buf.length) {
-        this.writeAll(buf, offset + written);
+      if (written < bytes) {
+        // Short write: carry on from where the kernel stopped.
+        this.writeAll(skipBytes(bufs, written), bytes - written);
         return;
       }
-      if (this.pendingBytes === 0) this.events.onDrain();
+      this.maybeDrain(written);
       this.done();
-    });
+    };
+    if (bufs.length === 1) fs.write(this.fd, bufs[0], 0, bufs[0].length, null, callback);
+    else fs.writev(this.fd, bufs, null, callback);
+  }
+
+  private maybeDrain(justWritten: number): void {
+    if (this.pendingBytes < DRAIN_LOW_WATER && this.pendingBytes + justWritten >= DRAIN_LOW_WATER) this.events.onDrain();
+    else if (this.pendingBytes === 0) this.events.onDrain();
   }
 
   private dropWrite(bytes: number, err: Error): void {
@@ -142,7 +173,7 @@ export class RotatingWriter {
     this.bytesDropped += bytes;
     this.pendingBytes -= bytes;
     this.events.onError(err, 'write');
-    if (this.pendingBytes === 0) this.events.onDrain();
+    this.maybeDrain(bytes);
   }
 
   private async rotate(lastTime: string): Promise<void> {
@@ -200,4 +231,17 @@ async function renameIfExists(from: string, to: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+}
+
+function skipBytes(bufs: Buffer[], n: number): Buffer[] {
+  const rest: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    rest.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return rest;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { goJsonString, goJsonStringMap, writeLogString } from '../../../src/sinks/json-file/escape.js';
 import { JsonFileEncoder } from '../../../src/sinks/json-file/encoder.js';
-import type { LogEntry } from '../../../src/docker/log-entry.js';
+import { LogEntry, type LogEntryInput } from '../../../src/docker/log-entry.js';
 import { formatRfc3339NanoUtc, parseRfc3339, TimestampWriter } from '../../../src/docker/timestamp.js';
 
 function esc(bytes: Buffer | string): string {
@@ -10,18 +10,14 @@ function esc(bytes: Buffer | string): string {
   return out.subarray(0, writeLogString(out, 0, src, 0, src.length)).toString('latin1');
 }
 
-function entry(line: string | Buffer, extra: Partial<LogEntry> = {}): LogEntry {
-  return {
+function entry(line: string | Buffer, extra: Partial<LogEntryInput> = {}): LogEntry {
+  return LogEntry.of({
     source: 'stdout',
     timeSec: 1764403200,
     timeNsec: 120000000,
     line: typeof line === 'string' ? Buffer.from(line) : line,
-    partial: false,
-    partialLast: false,
-    partialId: '',
-    partialOrdinal: 0,
     ...extra,
-  };
+  });
 }
 
 function encode(enc: JsonFileEncoder, e: LogEntry): string {
