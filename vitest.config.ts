@@ -7,7 +7,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     // logfan's own log, for in-process tests: only what is worth reading.
-    env: { LOGFAN_LOG_LEVEL: 'warn' },
+    env: { LOGFAN_LOG_LEVEL: 'error' },
     hookTimeout: 180_000,
   },
 });

@@ -17,8 +17,18 @@ const { values } = parseArgs({
     'data-root': { type: 'string', default: '/var/lib/logfan' },
     out: { type: 'string', default: path.join(repo, 'plugin/build') },
     timeout: { type: 'string', default: '0' },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  process.stdout.write(`usage: node plugin/build.mjs [--install] [--name logfan] [--data-root /var/lib/logfan] [--out plugin/build] [--timeout 0]
+  --install     replace and enable the plugin in the local Docker (docker plugin create + enable)
+  --name        plugin name, which is also the log driver name
+  --data-root   host directory bind-mounted as the plugin's data root (created if missing)
+  --timeout     docker plugin enable --timeout, in seconds; 0 means no timeout on plugin calls
+`);
+  process.exit(0);
+}
 
 const say = (msg) => process.stderr.write(`plugin: ${msg}\n`);
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
