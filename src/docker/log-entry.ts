@@ -356,3 +356,53 @@ export function encodeFrame(e: LogEntryInput): Buffer {
   body.copy(frame, 4);
   return frame;
 }
+
+/**
+ * Appends a ReadLogs frame (4-byte length + LogEntry with source, time and line) to out at pos;
+ * out must have room for frameSize(...) bytes. Returns the new position.
+ */
+export function writeReadFrame(out: Buffer, pos: number, source: string, timeSec: number, timeNsec: number, line: Buffer): number {
+  const sourceLen = source.length; // "stdout" / "stderr": ASCII
+  let t = BigInt(timeSec) * 1_000_000_000n + BigInt(timeNsec);
+  if (t < 0n) t += 1n << 64n;
+  const timeBytes = t === 0n ? 0 : bigVarintSize(t);
+  let size = 0;
+  if (sourceLen > 0) size += 1 + varintSize(sourceLen) + sourceLen;
+  if (timeBytes > 0) size += 1 + timeBytes;
+  if (line.length > 0) size += 1 + varintSize(line.length) + line.length;
+  out.writeUInt32BE(size, pos);
+  pos += 4;
+  if (sourceLen > 0) {
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, sourceLen);
+    pos += out.write(source, pos, 'latin1');
+  }
+  if (timeBytes > 0) {
+    out[pos++] = 0x10;
+    while (t >= 128n) {
+      out[pos++] = Number(t & 0x7fn) | 0x80;
+      t >>= 7n;
+    }
+    out[pos++] = Number(t);
+  }
+  if (line.length > 0) {
+    out[pos++] = 0x1a;
+    pos = writeVarint(out, pos, line.length);
+    pos += line.copy(out, pos);
+  }
+  return pos;
+}
+
+/** An upper bound on writeReadFrame's output. */
+export function readFrameMaxSize(source: string, line: Buffer): number {
+  return 4 + 2 + source.length + 11 + 6 + line.length;
+}
+
+function bigVarintSize(v: bigint): number {
+  let n = 1;
+  while (v >= 128n) {
+    v >>= 7n;
+    n++;
+  }
+  return n;
+}

@@ -23,7 +23,7 @@ export function createPluginApp(service: LoggingService, logger: Logger): expres
   });
 
   app.post('/LogDriver.Capabilities', (_req, res) => {
-    res.json({ Cap: { ReadLogs: false }, Err: '' });
+    res.json({ Cap: { ReadLogs: true }, Err: '' });
   });
 
   app.post('/LogDriver.StartLogging', async (req: Request, res: Response) => {
@@ -45,8 +45,8 @@ export function createPluginApp(service: LoggingService, logger: Logger): expres
     service.stopLogging(body.File);
   });
 
-  app.post('/LogDriver.ReadLogs', (_req, res) => {
-    res.status(501).json({ Err: 'logfan: ReadLogs is not supported yet; docker logs uses the daemon cache' });
+  app.post('/LogDriver.ReadLogs', (req: Request, res: Response) => {
+    service.readLogs(req, res);
   });
 
   app.use((req: Request, res: Response) => {

@@ -2,7 +2,10 @@ import path from 'node:path';
 import type { ContainerInfo } from '../docker/container-info.js';
 import { parseLogOptions } from '../config/log-opts.js';
 import type { Logger } from '../log.js';
+import type { Request, Response } from 'express';
+import { FrameResponseWriter, parseReadConfig, startFrameStream } from '../docker/read-logs.js';
 import { JsonFileSink, jsonLogPath } from '../sinks/json-file/index.js';
+import { readJsonLog } from '../sinks/json-file/reader.js';
 import { ContainerLogger } from './container-logger.js';
 
 export class StartLoggingError extends Error {
@@ -25,6 +28,11 @@ export class LoggingService {
   private readonly byFile = new Map<string, ContainerLogger>();
   /** The last logger started per container, so a restarted container appends after it finished. */
   private readonly lastByContainer = new Map<string, ContainerLogger>();
+  /** The open json-file store per container, which ReadLogs follows. */
+  private readonly storeByContainer = new Map<string, JsonFileSink>();
+  readLogsCalls = 0;
+  corruptLinesSkipped = 0;
+  private lastCorruptLogAt = 0;
 
   constructor(private readonly options: LoggingServiceOptions) {}
 
@@ -58,6 +66,7 @@ export class LoggingService {
       this.lastByContainer.set(id, logger);
       if (previous && previous !== logger) await waitAtMost(previous.finished, PREDECESSOR_WAIT_MS);
       await sink.open();
+      this.storeByContainer.set(id, sink);
     } catch (err) {
       this.byFile.delete(fifo);
       await logger.abort().catch(() => undefined);
@@ -66,6 +75,7 @@ export class LoggingService {
     void logger.finished.then(() => {
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
+      if (this.storeByContainer.get(id) === sink) this.storeByContainer.delete(id);
     });
     this.options.logger.info({ container: id.slice(0, 12), containerName: containerInfo.ContainerName }, 'logging started');
   }
@@ -80,6 +90,56 @@ export class LoggingService {
     logger.stop();
     void logger.finished.then(() =>
       this.options.logger.info({ container: logger.containerId.slice(0, 12), ...logger.stats() }, 'logging stopped'),
+    );
+  }
+
+  /**
+   * ReadLogs: streams the container's json-file store as LogEntry frames. An unknown container
+   * gets an empty stream, not an error, so `docker logs` shows nothing rather than failing.
+   */
+  readLogs(req: Request, res: Response): void {
+    this.readLogsCalls++;
+    const body = (req.body ?? {}) as { Info?: { ContainerID?: unknown }; Config?: unknown };
+    const id = body.Info?.ContainerID;
+    let opts;
+    try {
+      opts = parseReadConfig(body.Config);
+    } catch (err) {
+      res.status(400).json({ Err: (err as Error).message });
+      return;
+    }
+    startFrameStream(req, res);
+    const since = opts.since;
+    const until = opts.until;
+    const empty =
+      typeof id !== 'string' || !CONTAINER_ID.test(id) || (since !== null && until !== null && (since.sec > until.sec || (since.sec === until.sec && since.nsec > until.nsec)));
+    if (empty) {
+      res.end();
+      return;
+    }
+    const writer = this.storeByContainer.get(id)?.rotatingWriter ?? null;
+    const out = new FrameResponseWriter(res);
+    const handle = readJsonLog(jsonLogPath(this.options.dataRoot, id), writer, opts, {
+      lines: (batch) => out.lines(batch),
+      corrupt: (file, offset) => {
+        this.corruptLinesSkipped++;
+        const now = Date.now();
+        if (now - this.lastCorruptLogAt < 1000) return;
+        this.lastCorruptLogAt = now;
+        this.options.logger.warn({ container: id.slice(0, 12), file, offset, corruptLinesSkipped: this.corruptLinesSkipped }, 'skipped a corrupt line in the json-file store');
+      },
+    });
+    out.onDrain = () => handle.resume();
+    res.on('close', () => handle.stop());
+    handle.done.then(
+      () => {
+        out.flush();
+        res.end();
+      },
+      (err: Error) => {
+        this.options.logger.error({ container: id.slice(0, 12), err: err.message }, 'ReadLogs failed');
+        res.destroy(err);
+      },
     );
   }
 

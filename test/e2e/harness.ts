@@ -56,11 +56,11 @@ export interface LogfanProcess {
 }
 
 /** Starts `logfan serve` on /run/docker/plugins/<driver>.sock with a fresh data root. */
-export async function startLogfan(driver: string, extraEnv: Record<string, string> = {}): Promise<LogfanProcess> {
+export async function startLogfan(driver: string, extraEnv: Record<string, string> = {}, existingDataRoot?: string, extraArgs: string[] = []): Promise<LogfanProcess> {
   const socket = `/run/docker/plugins/${driver}.sock`;
-  const dataRoot = await fs.promises.mkdtemp(path.join(os.tmpdir(), `${driver}-data-`));
+  const dataRoot = existingDataRoot ?? (await fs.promises.mkdtemp(path.join(os.tmpdir(), `${driver}-data-`)));
   await fs.promises.mkdir('/run/docker/plugins', { recursive: true });
-  const child = spawn(process.execPath, [CLI, 'serve', '--socket', socket, '--data-root', dataRoot], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--socket', socket, '--data-root', dataRoot, ...extraArgs], {
     env: { ...process.env, LOGFAN_LOG_LEVEL: 'debug', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -144,4 +144,10 @@ export function normalizeTimes(jsonLines: string): string {
     }
     return '"time":"<T>"';
   });
+}
+
+/** `docker logs` with stdout and stderr kept apart, as bytes. */
+export async function dockerLogs(args: string[]): Promise<{ stdout: Buffer; stderr: Buffer }> {
+  const { stdout, stderr } = await run('docker', ['logs', ...args], { maxBuffer: 512 * 1024 * 1024, encoding: 'buffer' });
+  return { stdout, stderr };
 }

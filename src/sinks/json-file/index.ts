@@ -107,6 +107,11 @@ export class JsonFileSink implements Sink {
     await this.writer.close();
   }
 
+  /** The file writer, for readers that follow the live file (ReadLogs with Follow). */
+  get rotatingWriter(): RotatingWriter {
+    return this.writer;
+  }
+
   stats(): Record<string, number> {
     return {
       entriesWritten: this.entriesWritten,

@@ -3,7 +3,23 @@ import path from 'node:path';
 import type { JsonFileOptions } from '../../config/log-opts.js';
 import { gzipRotatedFile } from './gzip-rotated.js';
 
-type Op = { kind: 'write'; buf: Buffer } | { kind: 'rotate'; lastTime: string };
+type Op =
+  | { kind: 'write'; buf: Buffer }
+  | { kind: 'rotate'; lastTime: string }
+  | { kind: 'exclusive'; run: () => Promise<void> };
+
+/**
+ * A reader following the live file (docker logs -f). Calls arrive in file order: between two
+ * writes, never during one, so a follower never sees half a rotation.
+ */
+export interface FileFollower {
+  /** More bytes were appended to the live file. */
+  onWritten(): void;
+  /** The live file was rotated; `fd` is the new live file, opened for reading at offset 0. */
+  onRotated(fd: number): void;
+  /** The writer closed: nothing more will be appended. */
+  onClosed(): void;
+}
 
 /** One writev takes at most this many queued batches / bytes. */
 const MAX_IOV = 256;
@@ -36,6 +52,7 @@ export class RotatingWriter {
   private closed = false;
   private compression: Promise<void> | null = null;
   private idleWaiters: Array<() => void> = [];
+  private readonly followers = new Set<FileFollower>();
   /** Bytes in the live file once every queued write lands: what the rotation check compares. */
   logicalSize = 0;
   pendingBytes = 0;
@@ -78,6 +95,40 @@ export class RotatingWriter {
     this.pump();
   }
 
+  /**
+   * Runs `run` between queued writes and rotations, when the files on disk are in a settled state
+   * (used to attach a follower without missing or repeating a line).
+   */
+  exclusive<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.ops.push({
+        kind: 'exclusive',
+        run: () => run().then(resolve, reject),
+      });
+      this.pump();
+    });
+  }
+
+  addFollower(f: FileFollower): void {
+    if (this.closed) {
+      f.onClosed();
+      return;
+    }
+    this.followers.add(f);
+  }
+
+  removeFollower(f: FileFollower): void {
+    this.followers.delete(f);
+  }
+
+  get followerCount(): number {
+    return this.followers.size;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Resolves once every queued operation is done. */
   idle(): Promise<void> {
     if (!this.busy && this.opsHead >= this.ops.length) return Promise.resolve();
@@ -87,6 +138,8 @@ export class RotatingWriter {
   async close(): Promise<void> {
     await this.idle();
     this.closed = true;
+    for (const f of this.followers) f.onClosed();
+    this.followers.clear();
     if (this.keepHandle) {
       const h = this.keepHandle;
       this.keepHandle = null;
@@ -112,6 +165,13 @@ export class RotatingWriter {
     this.busy = true;
     if (op.kind === 'rotate') {
       this.rotate(op.lastTime).then(
+        () => this.done(),
+        () => this.done(),
+      );
+      return;
+    }
+    if (op.kind === 'exclusive') {
+      op.run().then(
         () => this.done(),
         () => this.done(),
       );
@@ -157,6 +217,7 @@ export class RotatingWriter {
         return;
       }
       this.maybeDrain(written);
+      for (const f of this.followers) f.onWritten();
       this.done();
     };
     if (bufs.length === 1) fs.write(this.fd, bufs[0], 0, bufs[0].length, null, callback);
@@ -217,6 +278,16 @@ export class RotatingWriter {
       this.events.onError(err as Error, 'rotate: reopen');
     }
     this.rotations++;
+    for (const f of [...this.followers]) {
+      try {
+        const fd = await openForReading(name);
+        f.onRotated(fd);
+      } catch (err) {
+        this.events.onError(err as Error, 'rotate: reopen for a follower');
+        this.followers.delete(f);
+        f.onClosed();
+      }
+    }
     if (compress && maxFile >= 2 && shifted && !this.closed) {
       this.compression = gzipRotatedFile(name + '.1', lastTime).catch((err: Error) => {
         this.events.onError(err, 'compress');
@@ -244,4 +315,8 @@ function skipBytes(bufs: Buffer[], n: number): Buffer[] {
     n = 0;
   }
   return rest;
+}
+
+export function openForReading(file: string): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(file, fs.constants.O_RDONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
