@@ -40,6 +40,11 @@ export class LoggingService {
     return this.byFile.size;
   }
 
+  /** True while a logger for this container exists (its store must not be deleted). */
+  isLogging(containerId: string): boolean {
+    return this.lastByContainer.has(containerId) || this.storeByContainer.has(containerId);
+  }
+
   async startLogging(file: unknown, info: unknown): Promise<void> {
     const fifo = this.checkFile(file);
     const containerInfo = this.checkInfo(info);

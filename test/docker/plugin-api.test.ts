@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPluginApp, listenOnSocket } from '../../src/docker/plugin-api.js';
-import { encodeFrame } from '../../src/docker/log-entry.js';
+import { decodeLogEntry, encodeFrame, toNanos } from '../../src/docker/log-entry.js';
 import { log } from '../../src/log.js';
 import { LoggingService } from '../../src/pipeline/logging-service.js';
 
@@ -69,7 +69,7 @@ describe('plugin API', () => {
   it('answers Capabilities', async () => {
     const r = await post('/LogDriver.Capabilities', null);
     expect(r.status).toBe(200);
-    expect(r.json.Cap).toEqual({ ReadLogs: false });
+    expect(r.json.Cap).toEqual({ ReadLogs: true });
   });
   it('makes the socket unreachable for other users', () => {
     expect(fs.statSync(socket).mode & 0o007).toBe(0);
@@ -132,6 +132,76 @@ describe('plugin API', () => {
     await waitFor(() => fs.existsSync(goodFile) && fs.readFileSync(goodFile, 'utf8').includes('fine'));
     await waitFor(() => fs.existsSync(badFile) && fs.readFileSync(badFile, 'utf8').includes('after garbage'));
     expect(fs.readFileSync(badFile, 'utf8')).not.toContain('cut');
+  });
+});
+
+function postRaw(pathname: string, body: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: socket, method: 'POST', path: pathname, headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function decodeFrames(body: Buffer): Array<{ source: string; line: string; nanos: bigint }> {
+  const out: Array<{ source: string; line: string; nanos: bigint }> = [];
+  for (let pos = 0; pos < body.length; ) {
+    const len = body.readUInt32BE(pos);
+    const e = decodeLogEntry(body, pos + 4, pos + 4 + len);
+    out.push({ source: e.source, line: e.line.toString(), nanos: toNanos(e.timeSec, e.timeNsec) });
+    pos += 4 + len;
+  }
+  return out;
+}
+
+describe('ReadLogs', () => {
+  const cid = id('9');
+  const zero = '0001-01-01T00:00:00Z';
+  beforeAll(async () => {
+    const dirPath = path.join(dir, 'data', 'containers', cid);
+    await fs.promises.mkdir(dirPath, { recursive: true });
+    await fs.promises.writeFile(
+      path.join(dirPath, `${cid}-json.log`),
+      [
+        '{"log":"one\\n","stream":"stdout","time":"2025-11-29T08:00:00.1Z"}',
+        '{"log":"two\\n","stream":"stderr","time":"2025-11-29T08:00:01Z"}',
+        '{"log":"torn by a crash","stre',
+        '{"log":"three\\n","stream":"stdout","time":"2025-11-29T08:00:02.000000003Z"}',
+        '{"log":"piece","stream":"stdout","time":"2025-11-29T08:00:03Z"}',
+      ].join('\n') + '\n',
+    );
+  });
+  const read = (config: Record<string, unknown>, containerId = cid) =>
+    postRaw('/LogDriver.ReadLogs', JSON.stringify({ Info: info(containerId), Config: { Since: zero, Until: zero, Tail: -1, Follow: false, ...config } }) + '\n');
+
+  it('streams frames with the stored line bytes, skipping a corrupt line', async () => {
+    const r = await read({});
+    expect(r.status).toBe(200);
+    expect(decodeFrames(r.body)).toEqual([
+      { source: 'stdout', line: 'one\n', nanos: 1764403200100000000n },
+      { source: 'stderr', line: 'two\n', nanos: 1764403201000000000n },
+      { source: 'stdout', line: 'three\n', nanos: 1764403202000000003n },
+      { source: 'stdout', line: 'piece', nanos: 1764403203000000000n },
+    ]);
+    expect(service.corruptLinesSkipped).toBeGreaterThan(0);
+  });
+  it('honours Tail, Since and Until', async () => {
+    expect(decodeFrames((await read({ Tail: 2 })).body).map((f) => f.line)).toEqual(['three\n', 'piece']);
+    expect(decodeFrames((await read({ Tail: 0 })).body)).toEqual([]);
+    expect(decodeFrames((await read({ Since: '2025-11-29T08:00:01Z' })).body).map((f) => f.line)).toEqual(['two\n', 'three\n', 'piece']);
+    expect(decodeFrames((await read({ Until: '2025-11-29T10:00:02.000000003+02:00' })).body).map((f) => f.line)).toEqual(['one\n', 'two\n', 'three\n']);
+  });
+  it('answers an empty stream for an unknown container or a since later than until', async () => {
+    const unknown = await read({}, id('0'));
+    expect(unknown.status).toBe(200);
+    expect(unknown.body.length).toBe(0);
+    const inverted = await read({ Since: '2025-11-29T08:00:02Z', Until: '2025-11-29T08:00:01Z' });
+    expect(inverted.status).toBe(200);
+    expect(inverted.body.length).toBe(0);
   });
 });
 

@@ -120,6 +120,14 @@ export async function startLogfan(driver: string, extraEnv: Record<string, strin
   return proc;
 }
 
+/**
+ * A driver name unique to this test run. The daemon caches a legacy plugin's client by name for
+ * its whole lifetime; a name reused across runs against the same daemon once saw no calls at all.
+ */
+export function uniqueDriver(base: string): string {
+  return `${base}-${process.pid}`;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

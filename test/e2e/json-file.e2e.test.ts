@@ -18,9 +18,10 @@ import {
   runToCompletion,
   startLogfan,
   type LogfanProcess,
+  uniqueDriver,
 } from './harness.js';
 
-const DRIVER = 'logfan-e2e';
+const DRIVER = uniqueDriver('logfan-e2e');
 let logfan: LogfanProcess;
 let dockerRoot: string;
 const containers: string[] = [];

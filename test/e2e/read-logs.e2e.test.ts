@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGE, docker, dockerDataRoot, dockerLogs, removeContainers, requireDocker, runToCompletion, sleep, startLogfan, type LogfanProcess } from './harness.js';
+import { IMAGE, docker, dockerDataRoot, dockerLogs, removeContainers, requireDocker, runToCompletion, sleep, startLogfan, type LogfanProcess, uniqueDriver } from './harness.js';
 
-const DRIVER = 'logfan-e2e-read';
+const DRIVER = uniqueDriver('logfan-e2e-read');
 let logfan: LogfanProcess;
 const containers: string[] = [];
 

@@ -4,14 +4,15 @@
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGE, docker, removeContainers, requireDocker, sleep, startLogfan, type LogfanProcess } from './harness.js';
+import { IMAGE, docker, removeContainers, requireDocker, sleep, startLogfan, type LogfanProcess, uniqueDriver } from './harness.js';
 
+const SIDECAR = uniqueDriver('logfan-e2e-sidecar');
 let logfan: LogfanProcess;
 const containers: string[] = [];
 
 beforeAll(async () => {
   await requireDocker();
-  logfan = await startLogfan('logfan-e2e-sidecar');
+  logfan = await startLogfan(SIDECAR);
 });
 
 afterAll(async () => {
@@ -21,7 +22,7 @@ afterAll(async () => {
 
 describe('sidecar', () => {
   it('flushes a running container\'s lines and removes its socket on SIGTERM', async () => {
-    const { stdout } = await docker(['run', '-d', '--network', 'none', '--log-driver', 'logfan-e2e-sidecar', '--log-opt', 'mode=non-blocking', IMAGE, 'sh', '-c', 'seq 1 500; sleep 60']);
+    const { stdout } = await docker(['run', '-d', '--network', 'none', '--log-driver', SIDECAR, '--log-opt', 'mode=non-blocking', IMAGE, 'sh', '-c', 'seq 1 500; sleep 60']);
     const id = stdout.trim();
     containers.push(id);
     const file = logfan.jsonLogPath(id);

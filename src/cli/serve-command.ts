@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fromHumanSize } from '../config/go-parse.js';
+import { createPluginApp, listenOnSocket } from '../docker/plugin-api.js';
+import { log } from '../log.js';
+import { LoggingService } from '../pipeline/logging-service.js';
+import { parseRetentionDuration, RetentionSweeper } from '../pipeline/retention.js';
+
+export const SERVE_USAGE = `  serve     run the log-driver plugin
+            --socket PATH      plugin socket; its base name is the driver name
+                               (default $LOGFAN_SOCKET or /run/docker/plugins/logfan.sock)
+            --data-root DIR    where container logs are stored
+                               (default $LOGFAN_DATA_ROOT or /var/lib/logfan)
+            --fifo-root DIR    where the daemon's FIFOs are (default /run/docker/logging)
+            --docker-socket P  the daemon's API socket, asked which containers were removed
+                               so their logs go too; '' to never ask
+                               (default $LOGFAN_DOCKER_SOCKET or /var/run/docker.sock)
+            --max-age D        also delete logs of containers not logging for D (30d, 12h)
+                               (default $LOGFAN_MAX_AGE or off)
+            --max-data-root-size S  delete the oldest stopped containers' logs while the data
+                               root is larger than S (10g, 500m) (default $LOGFAN_MAX_DATA_ROOT_SIZE or off)
+            --retention-interval D  how often to apply those rules (default 5m)
+`;
+
+export async function runServeCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      socket: { type: 'string', default: process.env.LOGFAN_SOCKET ?? '/run/docker/plugins/logfan.sock' },
+      'data-root': { type: 'string', default: process.env.LOGFAN_DATA_ROOT ?? '/var/lib/logfan' },
+      'fifo-root': { type: 'string', default: process.env.LOGFAN_FIFO_ROOT ?? '/run/docker/logging' },
+      'docker-socket': { type: 'string', default: process.env.LOGFAN_DOCKER_SOCKET ?? '/var/run/docker.sock' },
+      'max-age': { type: 'string', default: process.env.LOGFAN_MAX_AGE ?? '' },
+      'max-data-root-size': { type: 'string', default: process.env.LOGFAN_MAX_DATA_ROOT_SIZE ?? '' },
+      'retention-interval': { type: 'string', default: process.env.LOGFAN_RETENTION_INTERVAL ?? '5m' },
+    },
+    strict: true,
+  });
+  const socketPath = values.socket!;
+  const dataRoot = values['data-root']!;
+  const maxAgeMs = parseRetentionDuration(values['max-age']!, '--max-age');
+  const intervalMs = parseRetentionDuration(values['retention-interval']!, '--retention-interval');
+  let maxBytes = 0;
+  if (values['max-data-root-size'] !== '') {
+    try {
+      maxBytes = fromHumanSize(values['max-data-root-size']!);
+    } catch (err) {
+      throw new Error(`--max-data-root-size: ${(err as Error).message} (expected a size such as 10g or 500m)`);
+    }
+  }
+
+  await fs.promises.mkdir(dataRoot, { recursive: true, mode: 0o750 });
+  await fs.promises.mkdir(path.dirname(socketPath), { recursive: true });
+  const service = new LoggingService({ dataRoot, fifoRoot: values['fifo-root']!, logger: log });
+  const server = await listenOnSocket(createPluginApp(service, log), socketPath);
+  const retention = new RetentionSweeper({
+    dataRoot,
+    dockerSocket: values['docker-socket']!,
+    maxAgeMs,
+    maxBytes,
+    intervalMs,
+    isActive: (id) => service.isLogging(id),
+    logger: log,
+  });
+  retention.start();
+  log.info({ socket: socketPath, dataRoot, pid: process.pid }, 'logfan listening');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, containers: service.activeCount }, 'shutting down');
+    retention.stop();
+    server.close();
+    server.closeAllConnections();
+    await service.shutdown();
+    await fs.promises.rm(socketPath, { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
