@@ -363,9 +363,37 @@ export function encodeFrame(e: LogEntryInput): Buffer {
  */
 export function writeReadFrame(out: Buffer, pos: number, source: string, timeSec: number, timeNsec: number, line: Buffer): number {
   const sourceLen = source.length; // "stdout" / "stderr": ASCII
-  let t = BigInt(timeSec) * 1_000_000_000n + BigInt(timeNsec);
-  if (t < 0n) t += 1n << 64n;
-  const timeBytes = t === 0n ? 0 : bigVarintSize(t);
+  // time_nano as two 32-bit halves, exactly, without BigInt: sec·1e9 + nsec with
+  // sec = sh·2^16 + sl keeps every intermediate below 2^53.
+  let lo = 0;
+  let hi = 0;
+  if (timeSec >= 0) {
+    const sh = Math.floor(timeSec / 65536);
+    const sl = timeSec - sh * 65536;
+    const b = sh * 1_000_000_000;
+    const bHi = Math.floor(b / 65536);
+    const x = (b - bHi * 65536) * 65536 + sl * 1_000_000_000 + timeNsec;
+    const xHi = Math.floor(x / 4294967296);
+    lo = x - xHi * 4294967296;
+    hi = bHi + xHi;
+  } else {
+    let t = BigInt(timeSec) * 1_000_000_000n + BigInt(timeNsec) + (1n << 64n);
+    lo = Number(t & 0xffffffffn);
+    t >>= 32n;
+    hi = Number(t);
+  }
+  const zeroTime = lo === 0 && hi === 0;
+  let timeBytes = 0;
+  if (!zeroTime) {
+    let l = lo;
+    let h = hi;
+    timeBytes = 1;
+    while (h > 0 || l >= 128) {
+      l = ((l >>> 7) | (h << 25)) >>> 0;
+      h >>>= 7;
+      timeBytes++;
+    }
+  }
   let size = 0;
   if (sourceLen > 0) size += 1 + varintSize(sourceLen) + sourceLen;
   if (timeBytes > 0) size += 1 + timeBytes;
@@ -375,20 +403,22 @@ export function writeReadFrame(out: Buffer, pos: number, source: string, timeSec
   if (sourceLen > 0) {
     out[pos++] = 0x0a;
     pos = writeVarint(out, pos, sourceLen);
-    pos += out.write(source, pos, 'latin1');
+    for (let k = 0; k < sourceLen; k++) out[pos++] = source.charCodeAt(k);
   }
-  if (timeBytes > 0) {
+  if (!zeroTime) {
     out[pos++] = 0x10;
-    while (t >= 128n) {
-      out[pos++] = Number(t & 0x7fn) | 0x80;
-      t >>= 7n;
+    while (hi > 0 || lo >= 128) {
+      out[pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
     }
-    out[pos++] = Number(t);
+    out[pos++] = lo;
   }
   if (line.length > 0) {
     out[pos++] = 0x1a;
     pos = writeVarint(out, pos, line.length);
-    pos += line.copy(out, pos);
+    if (line.length >= 32) pos += line.copy(out, pos);
+    else for (let k = 0; k < line.length; k++) out[pos++] = line[k];
   }
   return pos;
 }
@@ -396,13 +426,4 @@ export function writeReadFrame(out: Buffer, pos: number, source: string, timeSec
 /** An upper bound on writeReadFrame's output. */
 export function readFrameMaxSize(source: string, line: Buffer): number {
   return 4 + 2 + source.length + 11 + 6 + line.length;
-}
-
-function bigVarintSize(v: bigint): number {
-  let n = 1;
-  while (v >= 128n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
 }

@@ -16,6 +16,13 @@ export function createPluginApp(service: LoggingService, logger: Logger): expres
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  if (logger.isLevelEnabled('debug')) {
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      const start = process.hrtime.bigint();
+      res.on('finish', () => logger.debug({ path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - start) / 1e6 }, 'plugin call'));
+      next();
+    });
+  }
   app.use(express.json({ type: () => true, limit: MAX_BODY, strict: true }));
 
   app.post('/Plugin.Activate', (_req, res) => {

@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { decodeLogEntry, encodeFrame, encodeLogEntry, LogEntryDecodeError, toNanos } from '../../src/docker/log-entry.js';
+import { decodeLogEntry, encodeFrame, encodeLogEntry, LogEntryDecodeError, readFrameMaxSize, toNanos, writeReadFrame } from '../../src/docker/log-entry.js';
 
 // The daemon's schema, as an independent oracle for our hand-written codec.
 const root = protobuf.parse(`
@@ -90,6 +90,18 @@ describe('LogEntry codec', () => {
       expect(e.partialLast).toBe(input.partialLast);
       expect(e.partialId).toBe(input.partialId);
       expect(e.partialOrdinal).toBe(input.partialOrdinal);
+    }
+  });
+
+  it('writes ReadLogs frames identical to the general encoder for every time', () => {
+    for (const t of [...times, 1764403200123456789n, 4294967295999999999n, 18446744073n * 1_000_000_000n - 1n]) {
+      if (t > 9223372036854775807n) continue;
+      const { sec, nsec } = split(t);
+      for (const line of [Buffer.alloc(0), Buffer.from('x\n'), Buffer.alloc(300, 0x61)]) {
+        const out = Buffer.alloc(readFrameMaxSize('stdout', line));
+        const n = writeReadFrame(out, 0, 'stdout', sec, nsec, line);
+        expect(out.subarray(0, n)).toEqual(encodeFrame({ source: 'stdout', timeSec: sec, timeNsec: nsec, line }));
+      }
     }
   });
 
