@@ -30,7 +30,16 @@ const ATTRIBUTE_OPTIONS = ['tag', 'labels', 'labels-regex', 'env', 'env-regex'] 
 
 const JSON_FILE_OPTIONS = ['max-size', 'max-file', 'compress'] as const;
 
-export const KNOWN_OPTIONS: readonly string[] = [...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...DAEMON_OPTIONS];
+/** logfan's own: which sinks get the lines, and whether the local store (docker logs) stays on. */
+const PIPELINE_OPTIONS = ['sinks', 'local-store'] as const;
+
+export const KNOWN_OPTIONS: readonly string[] = [...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS, ...DAEMON_OPTIONS];
+
+/** The part of a sink kind that option parsing needs. */
+export interface SinkOptionOwner {
+  readonly name: string;
+  readonly optionNames: readonly string[];
+}
 
 /** Rotation logfan applies when the user sets none (Docker's json-file would grow without bound). */
 export const DEFAULT_MAX_SIZE = 20_000_000;
@@ -49,6 +58,10 @@ export interface JsonFileOptions {
 
 export interface LogOptions {
   jsonFile: JsonFileOptions;
+  /** Sinks besides the local store, in the order given. */
+  sinks: string[];
+  /** The json-file store that backs docker logs; on unless local-store=false. */
+  localStore: boolean;
   /** Raw option map, for the tag template and extra attributes. */
   raw: Record<string, string>;
 }
@@ -57,7 +70,9 @@ function fail(option: string, value: string, problem: string, accepted: string):
   throw new LogOptionError(`invalid log opt ${option}=${JSON.stringify(value)}: ${problem} (${accepted})`);
 }
 
-export function parseLogOptions(config: Record<string, string> | null | undefined): LogOptions {
+export function parseLogOptions(config: Record<string, string> | null | undefined, sinkKinds: readonly SinkOptionOwner[] = []): LogOptions {
+  const ownerOf = new Map<string, string>();
+  for (const kind of sinkKinds) for (const option of kind.optionNames) ownerOf.set(option, kind.name);
   const raw: Record<string, string> = {};
   const entries = Object.entries(config ?? {});
   if (entries.length > MAX_OPTIONS) {
@@ -70,9 +85,9 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     if (Buffer.byteLength(value) > MAX_OPTION_VALUE_BYTES) {
       throw new LogOptionError(`log opt ${key}: value longer than ${MAX_OPTION_VALUE_BYTES} bytes`);
     }
-    if (!KNOWN_OPTIONS.includes(key)) {
+    if (!KNOWN_OPTIONS.includes(key) && !ownerOf.has(key)) {
       throw new LogOptionError(
-        `unknown log opt '${key}' for logfan log driver (accepted: ${[...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS].join(', ')}, and Docker's ${[...DAEMON_OPTIONS].join(', ')})`,
+        `unknown log opt '${key}' for logfan log driver (accepted: ${[...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS].join(', ')}, the options of each sink in sinks=, and Docker's ${[...DAEMON_OPTIONS].join(', ')})`,
       );
     }
     raw[key] = value;
@@ -125,5 +140,29 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     }
   }
 
-  return { jsonFile: { maxSize, maxFile, compress }, raw };
+  const known = ['json-file', ...sinkKinds.map((k) => k.name)];
+  const sinks: string[] = [];
+  if (raw['sinks'] !== undefined && raw['sinks'] !== '') {
+    for (const name of raw['sinks'].split(',').map((n) => n.trim())) {
+      if (!known.includes(name)) fail('sinks', raw['sinks'], `unknown sink '${name}'`, `a comma-separated list of ${known.join(', ')}`);
+      if (name !== 'json-file' && !sinks.includes(name)) sinks.push(name);
+    }
+  }
+  let localStore = true;
+  if (raw['local-store'] !== undefined) {
+    try {
+      localStore = parseBool(raw['local-store']);
+    } catch (err) {
+      fail('local-store', raw['local-store'], (err as Error).message, 'true or false');
+    }
+    if (!localStore && sinks.length === 0) fail('local-store', raw['local-store'], 'nothing would receive the logs', 'name a sink in sinks= first');
+  }
+  for (const key of Object.keys(raw)) {
+    const owner = ownerOf.get(key);
+    if (owner !== undefined && !sinks.includes(owner)) {
+      throw new LogOptionError(`log opt ${key} belongs to the ${owner} sink, which is not selected (add it: --log-opt sinks=${[...sinks, owner].join(',')})`);
+    }
+  }
+
+  return { jsonFile: { maxSize, maxFile, compress }, sinks, localStore, raw };
 }

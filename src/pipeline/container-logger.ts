@@ -43,14 +43,18 @@ export class ContainerLogger {
       onEnd: () => void this.finish(),
       onError: (err) => this.logger.error({ container: this.containerId, file, err: err.message }, 'FIFO read error'),
     });
-    for (const sink of sinks) {
-      sink.onDrain = () => this.maybeResume();
-    }
+    for (const sink of sinks) sink.onDrain = () => this.maybeResume();
   }
 
   async start(): Promise<void> {
     await this.reader.open();
     this.logger.debug({ container: this.containerId, file: this.file, pipeSize: this.reader.pipeSize }, 'logging started');
+  }
+
+  /** Sinks are added after the FIFO is open and before any entry is read. */
+  addSink(sink: Sink): void {
+    sink.onDrain = () => this.maybeResume();
+    this.sinks.push(sink);
   }
 
   private deliver(entry: LogEntry): void {
@@ -63,13 +67,13 @@ export class ContainerLogger {
     let pending = 0;
     for (const sink of this.sinks) {
       sink.flush();
-      pending = Math.max(pending, sink.pendingBytes);
+      if (sink.blocking) pending = Math.max(pending, sink.pendingBytes);
     }
     if (pending > SINK_HIGH_WATER) this.reader.pause('sink');
   }
 
   private maybeResume(): void {
-    for (const sink of this.sinks) if (sink.pendingBytes > SINK_HIGH_WATER / 2) return;
+    for (const sink of this.sinks) if (sink.blocking && sink.pendingBytes > SINK_HIGH_WATER / 2) return;
     this.reader.resume('sink');
   }
 

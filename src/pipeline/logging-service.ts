@@ -6,6 +6,8 @@ import type { Request, Response } from 'express';
 import { FrameResponseWriter, parseReadConfig, startFrameStream } from '../docker/read-logs.js';
 import { JsonFileSink, jsonLogPath } from '../sinks/json-file/index.js';
 import { readJsonLog } from '../sinks/json-file/reader.js';
+import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
+import type { Sink, SinkContext } from '../sinks/sink.js';
 import { ContainerLogger } from './container-logger.js';
 
 export class StartLoggingError extends Error {
@@ -51,36 +53,45 @@ export class LoggingService {
     if (this.byFile.has(fifo)) throw new StartLoggingError(`already logging to ${fifo}`);
     let options;
     try {
-      options = parseLogOptions(containerInfo.Config);
+      options = parseLogOptions(containerInfo.Config, SINK_FACTORIES);
     } catch (err) {
       throw new StartLoggingError((err as Error).message);
     }
     const id = containerInfo.ContainerID;
-    let sink: JsonFileSink;
+    const sinkContext: SinkContext = { info: containerInfo, options: options.raw, logger: this.options.logger };
+    let store: JsonFileSink | null = null;
     try {
-      sink = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, options, this.options.logger);
-    } catch (err) {
       // tag templates and regex options fail here, with the option named in the message
+      if (options.localStore) store = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, options, this.options.logger);
+      for (const name of options.sinks) sinkFactory(name)!.validate(sinkContext);
+    } catch (err) {
       throw new StartLoggingError((err as Error).message);
     }
-    const logger = new ContainerLogger(fifo, containerInfo, options, [sink], this.options.logger);
+    const sinks: Sink[] = [];
+    if (store) sinks.push(store);
+    const logger = new ContainerLogger(fifo, containerInfo, options, sinks, this.options.logger);
     this.byFile.set(fifo, logger);
+    const previous = this.lastByContainer.get(id);
+    this.lastByContainer.set(id, logger);
     try {
-      await logger.start();
-      const previous = this.lastByContainer.get(id);
-      this.lastByContainer.set(id, logger);
+      // A restarted container appends after its previous logger has flushed.
       if (previous && previous !== logger) await waitAtMost(previous.finished, PREDECESSOR_WAIT_MS);
-      await sink.open();
-      this.storeByContainer.set(id, sink);
+      if (store) await store.open();
+      // Network sinks connect in the background: a log server that is down never stops a start.
+      for (const name of options.sinks) logger.addSink(await sinkFactory(name)!.create(sinkContext));
+      // Every sink is ready before the first entry can be read.
+      await logger.start();
+      if (store) this.storeByContainer.set(id, store);
     } catch (err) {
       this.byFile.delete(fifo);
+      if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
       await logger.abort().catch(() => undefined);
       throw new StartLoggingError(`container ${id}: ${(err as Error).message}`);
     }
     void logger.finished.then(() => {
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
-      if (this.storeByContainer.get(id) === sink) this.storeByContainer.delete(id);
+      if (store && this.storeByContainer.get(id) === store) this.storeByContainer.delete(id);
     });
     this.options.logger.info({ container: id.slice(0, 12), containerName: containerInfo.ContainerName }, 'logging started');
   }

@@ -1,20 +1,49 @@
+import type { ContainerInfo } from '../docker/container-info.js';
 import type { LogEntry } from '../docker/log-entry.js';
+import type { Logger } from '../log.js';
 
 /**
  * What every sink implements. The hot path calls `write` once per entry with no I/O (encode into
- * a batch), then `flush` once per read from the FIFO, where the batch goes to I/O.
+ * a batch or a queue), then `flush` once per read from the FIFO, where the batch goes to I/O.
  */
 export interface Sink {
   readonly name: string;
-  /** Encodes one entry into the current batch. `entry.line` is only valid during the call. */
+  /**
+   * True for the local store only: the FIFO reader pauses (and so the container waits, as with
+   * Docker's json-file) while a blocking sink is behind. Network sinks are never blocking: when
+   * their queue is full they drop and count.
+   */
+  readonly blocking: boolean;
+  /** Encodes one entry. The entry object and its line bytes are only valid during the call. */
   write(entry: LogEntry): void;
-  /** Hands the current batch to I/O. */
+  /** Hands what was written since the last flush to I/O. */
   flush(): void;
-  /** Bytes accepted but not yet written: the reader pauses the FIFO above a high-water mark. */
+  /** Bytes accepted but not yet written. */
   readonly pendingBytes: number;
   /** Called when pendingBytes falls below the sink's low-water mark, or to zero. */
   onDrain: (() => void) | null;
-  /** Flushes and finishes all I/O, then releases files and sockets. */
+  /** Flushes and finishes (or gives up on, within its deadline) all I/O, then releases resources. */
   close(): Promise<void>;
   stats(): Record<string, number>;
+}
+
+/** What a sink is built from when a container starts logging. */
+export interface SinkContext {
+  info: ContainerInfo;
+  /** The container's log-opts, as the daemon sent them. */
+  options: Record<string, string>;
+  logger: Logger;
+}
+
+/**
+ * A kind of sink selectable with `--log-opt sinks=...`. It takes Docker's own option names for its
+ * built-in twin, validates them when the container starts (an Error here fails `docker run` with
+ * its message, which must name the option), and builds one sink per container.
+ */
+export interface SinkFactory {
+  readonly name: string;
+  readonly optionNames: readonly string[];
+  /** Throws an Error naming the option when a value is bad. */
+  validate(ctx: SinkContext): void;
+  create(ctx: SinkContext): Promise<Sink>;
 }

@@ -32,6 +32,7 @@ export function jsonFileAttrs(info: ContainerInfo, raw: Record<string, string>):
 /** Docker-exact json-file store with max-size / max-file / compress rotation. */
 export class JsonFileSink implements Sink {
   readonly name = 'json-file';
+  readonly blocking = true;
   onDrain: (() => void) | null = null;
   private readonly encoder: JsonFileEncoder;
   private readonly attrsLength: number;

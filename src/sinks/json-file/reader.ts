@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { parseRfc3339 } from '../../docker/timestamp.js';
+import { parseRecordFast } from './line-parser.js';
 import { openForReading, type FileFollower, type RotatingWriter } from './rotating-writer.js';
 
 /**
@@ -224,12 +225,28 @@ async function planSegments(snap: Snapshot, tail: number, since: { sec: number; 
   return plan.reverse();
 }
 
+/** The end of the last complete line in [0, size): size itself unless the file ends mid-line. */
+async function completeLinesEnd(fd: number, size: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(size, 1)));
+  let pos = size;
+  while (pos > 0) {
+    const len = Math.min(buf.length, pos);
+    pos -= len;
+    const n = await readAt(fd, buf, 0, len, pos);
+    const nl = buf.subarray(0, n).lastIndexOf(0x0a);
+    if (nl >= 0) return pos + nl + 1;
+  }
+  return 0;
+}
+
 function before(a: { sec: number; nsec: number }, b: { sec: number; nsec: number }): boolean {
   return a.sec < b.sec || (a.sec === b.sec && a.nsec < b.nsec);
 }
 
 /** Parses one stored line; null when it is not a json-file record. */
 export function parseJsonLogLine(buf: Buffer, start: number, end: number): ReadLine | null {
+  const fast = parseRecordFast(buf, start, end);
+  if (fast !== undefined) return fast;
   let rec: { log?: unknown; stream?: unknown; time?: unknown };
   try {
     rec = JSON.parse(buf.toString('utf8', start, end)) as typeof rec;
@@ -353,11 +370,33 @@ export interface ReadHandle {
   stop(): void;
 }
 
+/** Where a history read stopped, for a caller that follows the live file itself (see `handOff`). */
+export interface HistoryEnd {
+  /**
+   * The snapshot's live file, still open: the history covered [0, size), which ends with a
+   * complete line (a partly written last line is left for the follower). Null when there was no
+   * live file. The receiver owns `fd` and must close it.
+   */
+  live: { fd: number; path: string; size: number } | null;
+  /** A line past `until` was seen: the read is over, there is nothing to follow. */
+  pastUntil: boolean;
+}
+
 /**
  * Reads the store at `livePath`. With a live `writer`, the snapshot is taken between two of its
  * operations, and following continues from exactly where the snapshot ends.
+ *
+ * `handOff`, when given and the reader does not follow through `writer` itself, is called once the
+ * history is read (also when it failed or was stopped) with the still-open live file instead of
+ * closing it, so that a caller without a writer can follow from exactly where the history ended.
  */
-export function readJsonLog(livePath: string, writer: RotatingWriter | null, opts: ReadOptions, sink: ReadSink): ReadHandle {
+export function readJsonLog(
+  livePath: string,
+  writer: RotatingWriter | null,
+  opts: ReadOptions,
+  sink: ReadSink,
+  handOff?: (end: HistoryEnd) => void,
+): ReadHandle {
   const streamer = new LineStreamer(sink, opts);
   let follower: LiveFollower | null = null;
   const done = (async () => {
@@ -375,11 +414,14 @@ export function readJsonLog(livePath: string, writer: RotatingWriter | null, opt
       snap = await openSnapshot(livePath);
     }
     try {
+      if (handOff && !follower && snap.live) snap.liveSize = await completeLinesEnd(snap.live.fd, snap.liveSize);
       const plan = await planSegments(snap, opts.tail, opts.since);
       await streamSegments(plan, streamer);
     } finally {
       closeSnapshot(snap);
-      if (!follower && snap.live) fs.close(snap.live.fd, () => undefined);
+      if (!follower && handOff) {
+        handOff({ live: snap.live ? { fd: snap.live.fd, path: snap.live.path, size: snap.liveSize } : null, pastUntil: streamer.pastUntil });
+      } else if (!follower && snap.live) fs.close(snap.live.fd, () => undefined);
     }
     if (follower && !streamer.pastUntil && !streamer.stopped) await (follower as LiveFollower).run();
     else if (follower) (follower as LiveFollower).release();
