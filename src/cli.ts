@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
+import { LOGS_USAGE, runLogsCommand } from './cli/logs-command.js';
 import { runServeCommand, SERVE_USAGE } from './cli/serve-command.js';
 import { log } from './log.js';
 
 const USAGE = `usage: logfan <command> [options]
 
 commands:
-${SERVE_USAGE}  version   print the version
+${SERVE_USAGE}${LOGS_USAGE}  version   print the version
 `;
 
 async function main(): Promise<void> {
@@ -14,6 +15,9 @@ async function main(): Promise<void> {
   switch (command) {
     case 'serve':
       await runServeCommand(rest);
+      return;
+    case 'logs':
+      process.exitCode = await runLogsCommand(rest);
       return;
     case 'version':
     case '--version': {
