@@ -53,6 +53,8 @@ export async function runServeCommand(argv: string[]): Promise<void> {
   await fs.promises.mkdir(dataRoot, { recursive: true, mode: 0o750 });
   await fs.promises.mkdir(path.dirname(socketPath), { recursive: true });
   const service = new LoggingService({ dataRoot, fifoRoot: values['fifo-root']!, logger: log });
+  // Resume the FIFOs of containers that were logging before a restart, then take new calls.
+  await service.reattach();
   const server = await listenOnSocket(createPluginApp(service, log), socketPath);
   const retention = new RetentionSweeper({
     dataRoot,

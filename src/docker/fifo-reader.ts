@@ -99,6 +99,29 @@ export class FifoReader {
     this.events.onEnd();
   }
 
+  /**
+   * Stops reading without losing anything: chunks Node already read from the pipe are delivered
+   * first; what is still in the pipe stays there for the next reader (the daemon keeps the FIFO
+   * open), e.g. logfan after a restart.
+   */
+  detach(): void {
+    const socket = this.socket;
+    if (socket === null) {
+      this.finish();
+      return;
+    }
+    socket.pause();
+    // read() also emits 'data' for what it returns: take the handler off so nothing comes twice.
+    socket.removeAllListeners('data');
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) {
+      this.bytesRead += chunk.length;
+      this.reads++;
+      this.events.onChunk(chunk);
+    }
+    this.destroy();
+  }
+
   /** Stops reading now, dropping whatever is still in the pipe (shutdown only). */
   destroy(): void {
     if (this.socket === null) {

@@ -63,6 +63,16 @@ export class FrameDecoder {
     }
   }
 
+  /** Removes and returns the bytes of an incomplete frame (to hand them to a later reader). */
+  takePending(): Buffer | null {
+    if (this.pendingLen === 0) return null;
+    const bytes = Buffer.from(this.pending!.subarray(0, this.pendingLen));
+    this.pending = null;
+    this.pendingLen = 0;
+    this.pendingNeed = 0;
+    return bytes;
+  }
+
   /**
    * The stream ended. A frame cut short by EOF (the writer died mid-frame) is reported, not lost
    * silently. Returns the number of bytes discarded.

@@ -19,6 +19,7 @@ export class ContainerLogger {
   private readonly decoder: FrameDecoder;
   private readonly sinks: Sink[];
   private stopping = false;
+  private aborted = false;
   private resolveFinished!: () => void;
   /** Settles once the FIFO hit EOF and every sink has flushed and closed. */
   readonly finished: Promise<void>;
@@ -83,14 +84,30 @@ export class ContainerLogger {
     this.reader.drainEagerly();
   }
 
+  /** True when the FIFO ended (the daemon closed it), false when logfan stopped reading first. */
+  get reachedEnd(): boolean {
+    return !this.aborted;
+  }
+
   get isStopping(): boolean {
     return this.stopping;
   }
 
   /** Shutdown: stop reading now and flush what was read. */
   async abort(): Promise<void> {
-    this.reader.destroy();
+    this.aborted = true;
+    this.reader.detach();
+    // The start of a frame whose rest is still in the pipe: kept for whoever reads on.
+    this.leftover = this.decoder.takePending();
     await this.finished;
+  }
+
+  /** Bytes of an incomplete frame left when logfan stopped reading (see abort). */
+  leftover: Buffer | null = null;
+
+  /** Feeds bytes a previous reader took from this FIFO but did not finish decoding. */
+  prime(bytes: Buffer): void {
+    this.handleChunk(bytes);
   }
 
   private async finish(): Promise<void> {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo } from '../docker/container-info.js';
 import { parseLogOptions } from '../config/log-opts.js';
@@ -8,6 +9,7 @@ import { JsonFileSink, jsonLogPath } from '../sinks/json-file/index.js';
 import { readJsonLog } from '../sinks/json-file/reader.js';
 import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
+import { AttachmentStore } from './attachments.js';
 import { ContainerLogger } from './container-logger.js';
 
 export class StartLoggingError extends Error {
@@ -36,7 +38,40 @@ export class LoggingService {
   corruptLinesSkipped = 0;
   private lastCorruptLogAt = 0;
 
-  constructor(private readonly options: LoggingServiceOptions) {}
+  private readonly attachments: AttachmentStore;
+
+  constructor(private readonly options: LoggingServiceOptions) {
+    this.attachments = new AttachmentStore(options.dataRoot);
+  }
+
+  /**
+   * After a restart: resume reading the FIFOs of containers that were logging when logfan
+   * stopped. Whatever the daemon wrote meanwhile waited in the pipe. A FIFO that is gone (the
+   * container stopped while logfan was down) is forgotten.
+   */
+  async reattach(): Promise<number> {
+    let count = 0;
+    for (const { fifoName, attachment } of await this.attachments.list()) {
+      const fifo = path.join(this.options.fifoRoot, fifoName);
+      const isFifo = await fs.promises.stat(fifo).then(
+        (st) => st.isFIFO(),
+        () => false,
+      );
+      if (!isFifo) {
+        await this.attachments.remove(fifoName);
+        continue;
+      }
+      try {
+        await this.startLogging(attachment.File, attachment.Info, attachment.pending ? Buffer.from(attachment.pending, 'base64') : null);
+        count++;
+      } catch (err) {
+        this.options.logger.error({ file: attachment.File, err: (err as Error).message }, 'could not re-attach to a FIFO');
+        await this.attachments.remove(fifoName);
+      }
+    }
+    if (count > 0) this.options.logger.info({ containers: count }, 're-attached to running containers');
+    return count;
+  }
 
   get activeCount(): number {
     return this.byFile.size;
@@ -47,7 +82,7 @@ export class LoggingService {
     return this.lastByContainer.has(containerId) || this.storeByContainer.has(containerId);
   }
 
-  async startLogging(file: unknown, info: unknown): Promise<void> {
+  async startLogging(file: unknown, info: unknown, resumeBytes: Buffer | null = null): Promise<void> {
     const fifo = this.checkFile(file);
     const containerInfo = this.checkInfo(info);
     if (this.byFile.has(fifo)) throw new StartLoggingError(`already logging to ${fifo}`);
@@ -80,15 +115,20 @@ export class LoggingService {
       // Network sinks connect in the background: a log server that is down never stops a start.
       for (const name of options.sinks) logger.addSink(await sinkFactory(name)!.create(sinkContext));
       // Every sink is ready before the first entry can be read.
+      if (resumeBytes) logger.prime(resumeBytes);
       await logger.start();
       if (store) this.storeByContainer.set(id, store);
+      await this.attachments.save(path.basename(fifo), { File: file as string, Info: containerInfo });
     } catch (err) {
       this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
       await logger.abort().catch(() => undefined);
       throw new StartLoggingError(`container ${id}: ${(err as Error).message}`);
     }
-    void logger.finished.then(() => {
+    void logger.finished.then(async () => {
+      // Keep the attachment when logfan itself is stopping (see shutdown): the FIFO is read on
+      // after a restart.
+      if (logger.reachedEnd) await this.attachments.remove(path.basename(fifo)).catch(() => undefined);
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
       if (store && this.storeByContainer.get(id) === store) this.storeByContainer.delete(id);
@@ -159,9 +199,20 @@ export class LoggingService {
     );
   }
 
-  /** Flushes everything read so far and releases every FIFO. */
+  /**
+   * Flushes everything read so far and lets go of every FIFO, leaving unread data in the pipes
+   * and, in each attachment, the start of a frame read only in part: a restarted logfan resumes
+   * exactly there.
+   */
   async shutdown(): Promise<void> {
-    await Promise.all([...this.byFile.values()].map((l) => l.abort()));
+    await Promise.all(
+      [...this.byFile.entries()].map(async ([fifo, logger]) => {
+        await logger.abort();
+        if (logger.leftover) {
+          await this.attachments.save(path.basename(fifo), { File: `/run/docker/logging/${path.basename(fifo)}`, Info: logger.info, pending: logger.leftover.toString('base64') });
+        }
+      }),
+    );
   }
 
   /** Maps the daemon's path to where the FIFO is for us, refusing anything outside the FIFO root. */
