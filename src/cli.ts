@@ -2,12 +2,13 @@
 import fs from 'node:fs';
 import { LOGS_USAGE, runLogsCommand } from './cli/logs-command.js';
 import { runServeCommand, SERVE_USAGE } from './cli/serve-command.js';
+import { runStatusCommand, STATUS_USAGE } from './cli/status-command.js';
 import { log } from './log.js';
 
 const USAGE = `usage: logfan <command> [options]
 
 commands:
-${SERVE_USAGE}${LOGS_USAGE}  version   print the version
+${SERVE_USAGE}${LOGS_USAGE}${STATUS_USAGE}  version   print the version
 `;
 
 async function main(): Promise<void> {
@@ -15,6 +16,9 @@ async function main(): Promise<void> {
   switch (command) {
     case 'serve':
       await runServeCommand(rest);
+      return;
+    case 'status':
+      process.exitCode = await runStatusCommand(rest);
       return;
     case 'logs':
       process.exitCode = await runLogsCommand(rest);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../log.js';
+import { createMetrics } from '../observability/metrics.js';
 import type { LoggingService } from '../pipeline/logging-service.js';
 
 /** StartLogging carries the container's env and labels; anything past this is not a daemon's request. */
@@ -54,6 +55,20 @@ export function createPluginApp(service: LoggingService, logger: Logger): expres
 
   app.post('/LogDriver.ReadLogs', (req: Request, res: Response) => {
     service.readLogs(req, res);
+  });
+
+  // Operator endpoints on the same socket (the managed plugin has no other address):
+  // curl --unix-socket /run/docker/plugins/logfan.sock http://x/metrics
+  const metrics = createMetrics(service);
+  app.get('/metrics', (_req, res, next) => {
+    metrics.metrics().then((text) => res.type(metrics.contentType).send(text), next);
+  });
+  app.get('/health', (_req, res) => {
+    const h = service.health();
+    res.status(h.status === 'ok' ? 200 : 503).json(h);
+  });
+  app.get('/status', (_req, res) => {
+    res.json({ containers: service.snapshot(), finished: service.finishedTotals, readLogsCalls: service.readLogsCalls, corruptLinesSkipped: service.corruptLinesSkipped });
   });
 
   app.use((req: Request, res: Response) => {

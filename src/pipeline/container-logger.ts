@@ -13,6 +13,15 @@ const SINK_HIGH_WATER = 8 * 1024 * 1024;
  * One container's flow, from StartLogging to EOF: FIFO → frame decoder → sinks.
  * The decoder calls `deliver` per entry; sinks encode into batches and get one flush per read.
  */
+export interface ContainerStats {
+  bytesRead: number;
+  reads: number;
+  frames: number;
+  corruptFrames: number;
+  bytesSkipped: number;
+  sinks: Record<string, Record<string, number>>;
+}
+
 export class ContainerLogger {
   readonly containerId: string;
   private readonly reader: FifoReader;
@@ -131,14 +140,14 @@ export class ContainerLogger {
     );
   }
 
-  stats(): Record<string, unknown> {
+  stats(): ContainerStats {
     return {
       bytesRead: this.reader.bytesRead,
       reads: this.reader.reads,
       frames: this.decoder.framesDecoded,
       corruptFrames: this.decoder.corruptFrames,
       bytesSkipped: this.decoder.bytesSkipped,
-      sinks: Object.fromEntries(this.sinks.map((s) => [s.name, s.stats()])),
+      sinks: Object.fromEntries(this.sinks.map((s) => [s.name, { ...s.stats(), pendingBytes: s.pendingBytes }])),
     };
   }
 }

@@ -10,7 +10,12 @@ import { readJsonLog } from '../sinks/json-file/reader.js';
 import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
 import { AttachmentStore } from './attachments.js';
-import { ContainerLogger } from './container-logger.js';
+import { ContainerLogger, type ContainerStats } from './container-logger.js';
+
+export interface ContainerSnapshot extends ContainerStats {
+  container: string;
+  name: string;
+}
 
 export class StartLoggingError extends Error {
   override name = 'StartLoggingError';
@@ -35,6 +40,9 @@ export class LoggingService {
   /** The open json-file store per container, which ReadLogs follows. */
   private readonly storeByContainer = new Map<string, JsonFileSink>();
   readLogsCalls = 0;
+  /** Sums over containers that finished logging, so totals survive them. */
+  readonly finishedTotals = { containers: 0, bytesRead: 0, frames: 0, corruptFrames: 0 };
+  private lastHealthDrops = 0;
   corruptLinesSkipped = 0;
   private lastCorruptLogAt = 0;
 
@@ -42,6 +50,29 @@ export class LoggingService {
 
   constructor(private readonly options: LoggingServiceOptions) {
     this.attachments = new AttachmentStore(options.dataRoot);
+  }
+
+  /** Every container being logged, with its reader's and sinks' counters. */
+  snapshot(): ContainerSnapshot[] {
+    return [...this.byFile.values()].map((l) => ({ container: l.containerId.slice(0, 12), name: l.info.ContainerName.replace(/^\//, ''), ...l.stats() }));
+  }
+
+  /**
+   * Degraded when a sink reports itself down (stat `up` = 0) or when drops rose since the last
+   * health check.
+   */
+  health(): { status: 'ok' | 'degraded'; reasons: string[] } {
+    const reasons: string[] = [];
+    let drops = 0;
+    for (const c of this.snapshot()) {
+      for (const [sink, stats] of Object.entries(c.sinks)) {
+        if (stats.up === 0) reasons.push(`${c.name || c.container}: ${sink} is down`);
+        for (const [k, v] of Object.entries(stats)) if (k.startsWith('dropped') || k === 'writeErrors') drops += v;
+      }
+    }
+    if (drops > this.lastHealthDrops) reasons.push(`${drops - this.lastHealthDrops} lines or writes dropped since the last check`);
+    this.lastHealthDrops = drops;
+    return { status: reasons.length > 0 ? 'degraded' : 'ok', reasons };
   }
 
   /**
@@ -128,6 +159,11 @@ export class LoggingService {
     void logger.finished.then(async () => {
       // Keep the attachment when logfan itself is stopping (see shutdown): the FIFO is read on
       // after a restart.
+      const st = logger.stats();
+      this.finishedTotals.containers++;
+      this.finishedTotals.bytesRead += st.bytesRead;
+      this.finishedTotals.frames += st.frames;
+      this.finishedTotals.corruptFrames += st.corruptFrames;
       if (logger.reachedEnd) await this.attachments.remove(path.basename(fifo)).catch(() => undefined);
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
