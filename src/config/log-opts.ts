@@ -72,7 +72,8 @@ function fail(option: string, value: string, problem: string, accepted: string):
 
 export function parseLogOptions(config: Record<string, string> | null | undefined, sinkKinds: readonly SinkOptionOwner[] = []): LogOptions {
   const ownerOf = new Map<string, string>();
-  for (const kind of sinkKinds) for (const option of kind.optionNames) ownerOf.set(option, kind.name);
+  // Shared options (tag, labels, env, …) belong to no single sink even when a sink lists them.
+  for (const kind of sinkKinds) for (const option of kind.optionNames) if (!KNOWN_OPTIONS.includes(option)) ownerOf.set(option, kind.name);
   const raw: Record<string, string> = {};
   const entries = Object.entries(config ?? {});
   if (entries.length > MAX_OPTIONS) {

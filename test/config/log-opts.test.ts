@@ -60,6 +60,20 @@ describe('log options', () => {
     expect(() => parseLogOptions({ 'max-buffer-size': 'lots' })).toThrow(/max-buffer-size/);
     expect(() => parseLogOptions({ 'syslog-address': 'udp://x' })).toThrow(/unknown log opt 'syslog-address' for logfan log driver \(accepted: max-size/);
   });
+  it('selects sinks and keeps each sink\'s options to it, sharing tag/labels/env', () => {
+    const kinds = [
+      { name: 'syslog', optionNames: ['syslog-address', 'tag', 'labels'] },
+      { name: 'journald', optionNames: ['tag', 'labels', 'env'] },
+    ];
+    const o = parseLogOptions({ sinks: 'json-file,syslog', 'syslog-address': 'udp://x', tag: 't', env: 'A' }, kinds);
+    expect(o.sinks).toEqual(['syslog']);
+    expect(o.localStore).toBe(true);
+    expect(() => parseLogOptions({ 'syslog-address': 'udp://x' }, kinds)).toThrow(/log opt syslog-address belongs to the syslog sink, which is not selected \(add it: --log-opt sinks=syslog\)/);
+    expect(() => parseLogOptions({ sinks: 'syslog,nope' }, kinds)).toThrow(/unknown sink 'nope'/);
+    expect(parseLogOptions({ sinks: 'syslog', 'local-store': 'false' }, kinds).localStore).toBe(false);
+    expect(() => parseLogOptions({ 'local-store': 'false' }, kinds)).toThrow(/nothing would receive the logs/);
+  });
+
   it('caps the number and size of options', () => {
     const many: Record<string, string> = {};
     for (let i = 0; i < 300; i++) many[`k${i}`] = 'v';
