@@ -5,10 +5,10 @@
  *   (daemon/logger/jsonfilelog/jsonlog/jsonlogbytes.go): `\"` `\\` `\n` `\r` short; every other
  *   byte < 0x20 (tab, backspace, form feed too) as `\u00xx`; `<` `>` `&` as `\u003c` `\u003e`
  *   `\u0026`; U+2028/U+2029 escaped; each byte of an invalid UTF-8 sequence as `\ufffd`; 0x7f raw.
- * - `goJsonString`: Go's encoding/json for the `attrs` map (short `\t` `\b` `\f` as in Go ≥ 1.22).
+ * The `attrs` object is Go's encoding/json instead: ../util/go-json.ts.
  */
 
-const HEX = Buffer.from('0123456789abcdef');
+import { validUtf8Length, writeUnicodeEscape } from '../util/utf8.js';
 
 // 0: copy as is; 1: needs escaping (ASCII); 2: start of a multi-byte sequence (validate).
 const CLASS = new Uint8Array(256);
@@ -25,50 +25,7 @@ export function maxEscapedLength(n: number): number {
   return n * 6;
 }
 
-function writeUnicodeEscape(out: Buffer, pos: number, code: number): number {
-  out[pos] = 0x5c; // \
-  out[pos + 1] = 0x75; // u
-  out[pos + 2] = HEX[(code >> 12) & 0xf];
-  out[pos + 3] = HEX[(code >> 8) & 0xf];
-  out[pos + 4] = HEX[(code >> 4) & 0xf];
-  out[pos + 5] = HEX[code & 0xf];
-  return pos + 6;
-}
 
-/**
- * Length in bytes of the valid UTF-8 sequence starting at src[i] (a byte >= 0x80), or 0 when
- * Go's utf8.DecodeRune would return (RuneError, 1) for it.
- */
-function validUtf8Length(src: Buffer, i: number, end: number): number {
-  const b0 = src[i];
-  if (b0 < 0xc2) return 0;
-  if (b0 < 0xe0) {
-    if (i + 1 >= end) return 0;
-    const b1 = src[i + 1];
-    return b1 >= 0x80 && b1 <= 0xbf ? 2 : 0;
-  }
-  if (b0 < 0xf0) {
-    if (i + 2 >= end) return 0;
-    const b1 = src[i + 1];
-    const lo = b0 === 0xe0 ? 0xa0 : 0x80;
-    const hi = b0 === 0xed ? 0x9f : 0xbf;
-    if (b1 < lo || b1 > hi) return 0;
-    const b2 = src[i + 2];
-    return b2 >= 0x80 && b2 <= 0xbf ? 3 : 0;
-  }
-  if (b0 < 0xf5) {
-    if (i + 3 >= end) return 0;
-    const b1 = src[i + 1];
-    const lo = b0 === 0xf0 ? 0x90 : 0x80;
-    const hi = b0 === 0xf4 ? 0x8f : 0xbf;
-    if (b1 < lo || b1 > hi) return 0;
-    const b2 = src[i + 2];
-    if (b2 < 0x80 || b2 > 0xbf) return 0;
-    const b3 = src[i + 3];
-    return b3 >= 0x80 && b3 <= 0xbf ? 4 : 0;
-  }
-  return 0;
-}
 
 /**
  * Writes src[start, end) escaped (without quotes) into out at pos; returns the new position.
@@ -131,56 +88,5 @@ export function copySmall(src: Buffer, out: Buffer, pos: number): number {
   return pos + n;
 }
 
-/** Go encoding/json's string encoding (HTML-safe), for the attrs object. */
-export function goJsonString(s: string): string {
-  let out = '"';
-  let runStart = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    let rep: string | null = null;
-    if (c < 0x20) {
-      if (c === 0x0a) rep = '\\n';
-      else if (c === 0x0d) rep = '\\r';
-      else if (c === 0x09) rep = '\\t';
-      else if (c === 0x08) rep = '\\b';
-      else if (c === 0x0c) rep = '\\f';
-      else rep = '\\u00' + (c < 0x10 ? '0' : '') + c.toString(16);
-    } else if (c === 0x22) rep = '\\"';
-    else if (c === 0x5c) rep = '\\\\';
-    else if (c === 0x3c) rep = '\\u003c';
-    else if (c === 0x3e) rep = '\\u003e';
-    else if (c === 0x26) rep = '\\u0026';
-    else if (c === 0x2028) rep = '\\u2028';
-    else if (c === 0x2029) rep = '\\u2029';
-    else if (c >= 0xd800 && c <= 0xdfff) {
-      // A lone surrogate is invalid UTF-8 on Go's side: U+FFFD.
-      const isPair = c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
-      if (isPair) {
-        i++;
-        continue;
-      }
-      rep = '\ufffd';
-    }
-    if (rep !== null) {
-      out += s.slice(runStart, i) + rep;
-      runStart = i + 1;
-    }
-  }
-  return out + s.slice(runStart) + '"';
-}
 
-/** Go json.Marshal of a map[string]string: keys sorted by byte order, no spaces. */
-export function goJsonStringMap(map: Record<string, string>): string {
-  const keys = Object.keys(map).sort(compareUtf8);
-  let out = '{';
-  for (let k = 0; k < keys.length; k++) {
-    if (k > 0) out += ',';
-    out += goJsonString(keys[k]) + ':' + goJsonString(map[keys[k]]);
-  }
-  return out + '}';
-}
 
-/** Go sorts map keys as byte strings; JS's default sort is by UTF-16 code unit. */
-export function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}

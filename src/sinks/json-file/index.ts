@@ -7,7 +7,7 @@ import { formatRfc3339NanoUtc } from '../../docker/timestamp.js';
 import type { LogOptions } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
 import type { Sink } from '../sink.js';
-import { goJsonStringMap } from './escape.js';
+import { goJsonStringMap } from '../util/go-json.js';
 import { JsonFileEncoder } from './encoder.js';
 import { RotatingWriter } from './rotating-writer.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { goJsonString, goJsonStringMap, writeLogString } from '../../../src/sinks/json-file/escape.js';
+import { writeLogString } from '../../../src/sinks/json-file/escape.js';
+import { goJsonString, goJsonStringMap } from '../../../src/sinks/util/go-json.js';
 import { JsonFileEncoder } from '../../../src/sinks/json-file/encoder.js';
 import { LogEntry, type LogEntryInput } from '../../../src/docker/log-entry.js';
 import { formatRfc3339NanoUtc, parseRfc3339, TimestampWriter } from '../../../src/docker/timestamp.js';
@@ -51,9 +52,9 @@ describe("Docker's json-file log string escaping", () => {
   }
 });
 
-describe('Go encoding/json strings (attrs)', () => {
+describe('Go encoding/json strings (attrs), as Docker 20.10 (Go 1.19) writes them', () => {
   it('escapes as Go does', () => {
-    expect(goJsonString('a\tb\nc\rd\be\ff\x01<>&"\\\u2028\u2029')).toBe('"a\\tb\\nc\\rd\\be\\ff\\u0001\\u003c\\u003e\\u0026\\"\\\\\\u2028\\u2029"');
+    expect(goJsonString('a\tb\nc\rd\be\ff\x01<>&"\\\u2028\u2029')).toBe('"a\\tb\\nc\\rd\\u0008e\\u000cf\\u0001\\u003c\\u003e\\u0026\\"\\\\\\u2028\\u2029"');
     expect(goJsonString('\ud800x')).toBe('"\ufffdx"');
     expect(goJsonString('😀')).toBe('"😀"');
   });

@@ -1,0 +1,423 @@
+import { DgramSocket } from 'node-unix-socket';
+import { extraAttributes } from '../../docker/extra-attributes.js';
+import type { LogEntry } from '../../docker/log-entry.js';
+import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
+import { LogOptionError } from '../../config/log-opts.js';
+import type { Logger } from '../../log.js';
+import { BoundedQueue } from '../util/bounded-queue.js';
+import type { Sink, SinkContext, SinkFactory } from '../sink.js';
+import { JournaldEncoder, containerVars } from './encoder.js';
+import { EAGAIN, sendViaFd } from './fd-pass.js';
+
+/** Where journald listens for native-protocol datagrams (go-systemd's journalSocket). */
+export const DEFAULT_JOURNAL_SOCKET = '/run/systemd/journal/socket';
+
+/** The journal socket this process sends to: LOGFAN_JOURNAL_SOCKET overrides, for tests and sidecars. */
+export function journalSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  const p = env['LOGFAN_JOURNAL_SOCKET'];
+  return p !== undefined && p !== '' ? p : DEFAULT_JOURNAL_SOCKET;
+}
+
+export const DEFAULT_QUEUE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Entries larger than this go through a passed descriptor instead of a datagram. go-systemd tries
+ * a datagram first and falls back on EMSGSIZE/ENOBUFS; node-unix-socket treats ENOBUFS as EAGAIN
+ * and would retry such a datagram forever, so large entries never reach it. Up to ~85 KB the
+ * kernel builds the datagram from order-0/2 pages (no ENOBUFS); a whole 16 KiB line plus the
+ * container's fields stays far below. What journald stores is the same either way.
+ */
+export const MAX_DATAGRAM_BYTES = 64 * 1024;
+
+const CLOSE_DEADLINE_MS = 5_000;
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+/** While closing, retry at least this often so the 5 s deadline is used. */
+const CLOSING_BACKOFF_MAX_MS = 500;
+/** journald's queue is full for the descriptor socket (no poller there): try again after this. */
+const FD_EAGAIN_RETRY_MS = 20;
+const MAX_SENDS_PER_TICK = 4096;
+const SLAB_BYTES = 256 * 1024;
+const LOG_INTERVAL_MS = 1_000;
+
+export interface JournaldSinkOptions {
+  socketPath: string;
+  containerId: string;
+  logger: Logger;
+  maxQueueBytes?: number;
+  closeDeadlineMs?: number;
+  /** Where oversized entries are staged (go-systemd: /dev/shm). */
+  shmDir?: string;
+  maxDatagramBytes?: number;
+}
+
+/** Errors that mean the entry itself cannot go as a datagram, as opposed to journald being away. */
+function isSizeError(err: Error): boolean {
+  return /message too long|no buffer space/i.test(err.message);
+}
+
+/**
+ * Docker's journald driver (v20.10.24) as a non-blocking sink: entries are encoded into native
+ * datagrams in write(), queued in a byte-bounded queue (drop-newest, counted), and sent from a
+ * pump that runs after flush(). journald missing or its socket full never blocks the container:
+ * the queue waits, retrying with backoff 100 ms → 10 s.
+ *
+ * node-unix-socket's DgramSocket queues a datagram internally on EAGAIN and then polls for
+ * writability, but never stops polling once its queue is empty (a busy loop at 100% CPU,
+ * measured). So the pump keeps at most one datagram inside the addon and replaces the socket
+ * after every such episode.
+ */
+export class JournaldSink implements Sink {
+  readonly name = 'journald';
+  readonly blocking = false;
+  onDrain: (() => void) | null = null;
+
+  private readonly queue: BoundedQueue;
+  private readonly socketPath: string;
+  private readonly logger: Logger;
+  private readonly container: string;
+  private readonly closeDeadlineMs: number;
+  private readonly shmDir: string;
+  private readonly maxDatagram: number;
+  private socket: DgramSocket | null = null;
+  /** The socket saw EAGAIN: replace it before the next send (see the class comment). */
+  private tainted = false;
+  /** A datagram the addon holds after EAGAIN, until its callback runs. */
+  private awaiting: Buffer | null = null;
+  private inSend = false;
+  private syncDone = false;
+  private syncErr: Error | undefined;
+  private readonly onSent: (err: Error | undefined) => void;
+  private readonly pumpBound: () => void;
+  private pumpScheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 0;
+  private failing = false;
+  private closing = false;
+  private closed = false;
+  private drainWaiter: (() => void) | null = null;
+  private lastLogAt = 0;
+  private slab: Buffer = Buffer.allocUnsafe(0);
+  private slabPos = 0;
+
+  sent = 0;
+  sentBytes = 0;
+  reconnects = 0;
+  sendErrors = 0;
+  fdPassed = 0;
+  eagain = 0;
+  oversizeDropped = 0;
+  droppedAtClose = 0;
+  droppedAfterClose = 0;
+
+  constructor(
+    private readonly encoder: JournaldEncoder,
+    options: JournaldSinkOptions,
+  ) {
+    this.socketPath = options.socketPath;
+    this.logger = options.logger;
+    this.container = options.containerId.slice(0, 12);
+    this.queue = new BoundedQueue(options.maxQueueBytes ?? DEFAULT_QUEUE_BYTES, 'drop-newest');
+    this.closeDeadlineMs = options.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
+    this.shmDir = options.shmDir ?? '/dev/shm';
+    this.maxDatagram = options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES;
+    this.onSent = (err) => this.sendDone(err);
+    this.pumpBound = () => this.pump();
+  }
+
+  get pendingBytes(): number {
+    return this.queue.bytes + (this.awaiting ? this.awaiting.length : 0);
+  }
+
+  write(entry: LogEntry): void {
+    if (this.closed) {
+      this.droppedAfterClose++;
+      return;
+    }
+    const need = this.encoder.maxEncodedLength(entry);
+    if (this.slab.length - this.slabPos < need) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, need));
+      this.slabPos = 0;
+    }
+    const start = this.slabPos;
+    const end = this.encoder.encode(entry, this.slab, start);
+    this.slabPos = end;
+    this.queue.push(this.slab.subarray(start, end));
+  }
+
+  flush(): void {
+    if (this.queue.length > 0) this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.awaiting || this.retryTimer || this.closed) return;
+    this.pumpScheduled = true;
+    setImmediate(this.pumpBound);
+  }
+
+  private openSocket(): DgramSocket {
+    if (!this.socket) {
+      const s = new DgramSocket();
+      // Receive errors close the socket (we never receive; an unbound socket gets nothing).
+      s.on('error', (err: Error) => {
+        if (this.socket === s) this.socket = null;
+        this.report(err, 'socket error');
+      });
+      this.socket = s;
+    }
+    return this.socket;
+  }
+
+  private closeSocket(): void {
+    const s = this.socket;
+    this.socket = null;
+    if (!s) return;
+    try {
+      s.close();
+    } catch {
+      // already closed after an error
+    }
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.awaiting || this.retryTimer || this.closed) return;
+    if (this.tainted) {
+      // Stops the addon's writable polling (see the class comment) even when nothing is queued.
+      this.closeSocket();
+      this.tainted = false;
+    }
+    let sends = 0;
+    while (this.queue.length > 0) {
+      if (sends >= MAX_SENDS_PER_TICK) {
+        this.schedulePump();
+        return;
+      }
+      const msg = this.queue.peek()!;
+      if (msg.length > this.maxDatagram) {
+        if (!this.sendOversized(msg)) return;
+        sends++;
+        continue;
+      }
+      let socket: DgramSocket;
+      try {
+        socket = this.openSocket();
+      } catch (err) {
+        this.unreachable(err as Error);
+        return;
+      }
+      this.inSend = true;
+      this.syncDone = false;
+      this.syncErr = undefined;
+      try {
+        socket.sendTo(msg, 0, msg.length, this.socketPath, this.onSent);
+      } catch (err) {
+        this.syncDone = true;
+        this.syncErr = err as Error;
+      }
+      this.inSend = false;
+      if (!this.syncDone) {
+        // EAGAIN: the addon keeps it and calls back once journald's queue has room.
+        this.queue.shift();
+        this.awaiting = msg;
+        this.eagain++;
+        this.tainted = true;
+        return;
+      }
+      if (this.syncErr) {
+        if (isSizeError(this.syncErr)) {
+          if (!this.sendOversized(msg)) return;
+          sends++;
+          continue;
+        }
+        this.unreachable(this.syncErr);
+        return;
+      }
+      this.queue.shift();
+      this.delivered(msg.length);
+      sends++;
+    }
+    this.drained();
+  }
+
+  /** The addon's send callback: synchronous inside sendTo, or later for a datagram it held. */
+  private sendDone(err: Error | undefined): void {
+    if (this.inSend) {
+      this.syncDone = true;
+      this.syncErr = err ?? undefined;
+      return;
+    }
+    const msg = this.awaiting;
+    this.awaiting = null;
+    if (!msg || this.closed) return;
+    if (err) {
+      this.queue.unshift([msg]);
+      if (isSizeError(err)) {
+        // Never run the pump from inside the addon's callback.
+        this.schedulePump();
+        return;
+      }
+      this.unreachable(err);
+      return;
+    }
+    this.delivered(msg.length);
+    // The pump replaces the socket, then sends the rest or reports the drain.
+    this.schedulePump();
+  }
+
+  /** go-systemd's fallback: the entry through an unlinked /dev/shm file. Returns false to stop pumping. */
+  private sendOversized(msg: Buffer): boolean {
+    const r = sendViaFd(this.socketPath, msg, this.shmDir);
+    if (r.ok) {
+      this.queue.shift();
+      this.fdPassed++;
+      this.delivered(msg.length);
+      return true;
+    }
+    if (r.errno === EAGAIN) {
+      this.eagain++;
+      this.retryAfter(FD_EAGAIN_RETRY_MS);
+      return false;
+    }
+    if (r.errno !== 0) {
+      // ENOENT, ECONNREFUSED, ...: journald is away, as for datagrams.
+      this.unreachable(new Error(r.message));
+      return false;
+    }
+    // No way to pass it (temp file or FFI failed): drop this one entry, counted.
+    this.queue.shift();
+    this.oversizeDropped++;
+    this.report(new Error(r.message), 'oversized entry dropped');
+    return true;
+  }
+
+  private delivered(bytes: number): void {
+    this.sent++;
+    this.sentBytes += bytes;
+    if (this.failing) {
+      this.failing = false;
+      this.backoffMs = 0;
+      this.reconnects++;
+      this.logger.info({ container: this.container, sink: this.name, socket: this.socketPath, queued: this.queue.length }, 'journald reachable again');
+    }
+  }
+
+  private unreachable(err: Error): void {
+    this.sendErrors++;
+    this.failing = true;
+    this.backoffMs = this.backoffMs === 0 ? BACKOFF_MIN_MS : Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    if (this.closing) this.backoffMs = Math.min(this.backoffMs, CLOSING_BACKOFF_MAX_MS);
+    // A fresh socket on the next try, as after any trouble.
+    this.tainted = true;
+    this.report(err, 'journald unreachable; entries are queued');
+    this.retryAfter(this.backoffMs);
+  }
+
+  private retryAfter(ms: number): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.schedulePump();
+    }, ms);
+  }
+
+  private drained(): void {
+    if (this.queue.length > 0 || this.awaiting) return;
+    this.onDrain?.();
+    const w = this.drainWaiter;
+    this.drainWaiter = null;
+    w?.();
+  }
+
+  private report(err: Error, msg: string): void {
+    const now = Date.now();
+    if (now - this.lastLogAt < LOG_INTERVAL_MS) return;
+    this.lastLogAt = now;
+    this.logger.warn(
+      { container: this.container, sink: this.name, socket: this.socketPath, error: err.message, queued: this.queue.length, dropped: this.queue.droppedMessages },
+      msg,
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    if (this.retryTimer && this.backoffMs > CLOSING_BACKOFF_MAX_MS) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    if (this.queue.length > 0 || this.awaiting) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drainWaiter = resolve;
+        timer = setTimeout(resolve, this.closeDeadlineMs);
+        this.schedulePump();
+      });
+      clearTimeout(timer);
+      this.drainWaiter = null;
+    }
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const left = this.queue.length + (this.awaiting ? 1 : 0);
+    if (left > 0) {
+      this.droppedAtClose += left;
+      this.logger.warn({ container: this.container, sink: this.name, socket: this.socketPath, dropped: left }, 'journald sink closed with entries not delivered');
+    }
+    this.queue.clear();
+    this.awaiting = null;
+    this.closeSocket();
+    this.slab = Buffer.allocUnsafe(0);
+  }
+
+  stats(): Record<string, number> {
+    return {
+      sent: this.sent,
+      sentBytes: this.sentBytes,
+      dropped: this.queue.droppedMessages + this.droppedAtClose + this.oversizeDropped + this.droppedAfterClose,
+      droppedQueueFull: this.queue.droppedMessages,
+      droppedQueueFullBytes: this.queue.droppedBytes,
+      droppedAtClose: this.droppedAtClose,
+      oversizeDropped: this.oversizeDropped,
+      queued: this.queue.length + (this.awaiting ? 1 : 0),
+      queuedBytes: this.pendingBytes,
+      reconnects: this.reconnects,
+      sendErrors: this.sendErrors,
+      fdPassed: this.fdPassed,
+      eagain: this.eagain,
+    };
+  }
+}
+
+/** journald.go New(): the tag and the extra attributes, with errors that name the option. */
+function containerFields(ctx: SinkContext): Map<string, string> {
+  const raw = ctx.options;
+  let tag: string;
+  try {
+    tag = renderTag(raw['tag'] ?? '', ctx.info, DEFAULT_TAG_TEMPLATE);
+  } catch (err) {
+    throw new LogOptionError(
+      `invalid log opt tag=${JSON.stringify(raw['tag'] ?? '')}: ${(err as Error).message} (a Go text/template over the container, e.g. {{.Name}}/{{.ID}}; default {{.ID}})`,
+    );
+  }
+  let extra: Record<string, string>;
+  try {
+    extra = extraAttributes(ctx.info, raw);
+  } catch (err) {
+    throw new LogOptionError(`${(err as Error).message} (labels and env take comma-separated names, labels-regex and env-regex an RE2 regular expression)`);
+  }
+  return containerVars(ctx.info, tag, extra);
+}
+
+/** Docker's journald driver: tag (default {{.ID}}), labels, labels-regex, env, env-regex. */
+export const journaldSinkFactory: SinkFactory = {
+  name: 'journald',
+  optionNames: ['tag', 'labels', 'labels-regex', 'env', 'env-regex'],
+  validate(ctx: SinkContext): void {
+    containerFields(ctx);
+  },
+  async create(ctx: SinkContext): Promise<Sink> {
+    const encoder = new JournaldEncoder(containerFields(ctx));
+    return new JournaldSink(encoder, { socketPath: journalSocketPath(), containerId: ctx.info.ContainerID, logger: ctx.logger });
+  },
+};
