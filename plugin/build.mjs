@@ -92,6 +92,9 @@ if (values.install) {
     sh('docker', ['plugin', 'rm', '-f', name]);
   }
   fs.mkdirSync(values['data-root'], { recursive: true, mode: 0o750 });
+  // Bind-mount sources must exist at enable time: journald's socket directory appears only where
+  // journald runs; an empty one is harmless (sinks=journald then reports journald as down).
+  fs.mkdirSync('/run/systemd/journal', { recursive: true });
   say(`docker plugin create ${name}`);
   sh('docker', ['plugin', 'create', name, bundle]);
   if (values['data-root'] !== '/var/lib/logfan') sh('docker', ['plugin', 'set', name, `data-root.source=${values['data-root']}`]);

@@ -3,6 +3,7 @@
  * this machine's Node runtime, no registry), then used by a real container.
  */
 import { execFile } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,26 @@ describe('managed plugin', () => {
     const byStream = Object.fromEntries(lines.map((l) => [l.stream, l.log]));
     expect(byStream).toEqual({ stdout: 'managed says hi\n', stderr: 'to stderr\n' });
     expect((lines[0].attrs as Record<string, string>).tag).toMatch(/^managed-\d+$/);
+  });
+
+  it('fans out to a network sink from inside the plugin (host network)', async () => {
+    const received: string[] = [];
+    const server = dgram.createSocket('udp4');
+    server.on('message', (m) => received.push(m.toString('latin1')));
+    await new Promise<void>((r) => server.bind(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const id = await runToCompletion(['--log-driver', NAME, '--log-opt', 'sinks=syslog', '--log-opt', `syslog-address=udp://127.0.0.1:${port}`, '--log-opt', 'tag=managed-syslog', IMAGE, 'sh', '-c', 'echo via the managed plugin']);
+      containers.push(id);
+      const end = Date.now() + 20_000;
+      while (!received.some((m) => m.includes('via the managed plugin'))) {
+        if (Date.now() > end) throw new Error(`no syslog message arrived: ${JSON.stringify(received)}`);
+        await sleep(100);
+      }
+      expect(received.find((m) => m.includes('via the managed plugin'))).toMatch(/^<30>\w{3} [ \d]\d \d{2}:\d{2}:\d{2} managed-syslog\[\d+\]: via the managed plugin\n$/);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses a bad option through the managed plugin too', async () => {
