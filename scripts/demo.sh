@@ -13,4 +13,7 @@ file="$DATA_ROOT/containers/$id/$id-json.log"
 for _ in $(seq 1 50); do [ -s "$file" ] && [ "$(wc -l < "$file")" -ge 3 ] && break; sleep 0.1; done
 echo "container $id logged through $DRIVER into $file:"
 cat "$file"
+echo
+echo "docker logs $id (served by logfan):"
+docker logs "$id"
 docker rm "$id" >/dev/null
