@@ -47,6 +47,19 @@ export class LoggingService {
   private lastCorruptLogAt = 0;
 
   private readonly attachments: AttachmentStore;
+  /** Attachment writes per FIFO, kept in order without making callers wait for the disk. */
+  private readonly attachmentOps = new Map<string, Promise<void>>();
+
+  private inOrder(fifoName: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.attachmentOps.get(fifoName) ?? Promise.resolve())
+      .then(op)
+      .catch((err: Error) => this.options.logger.error({ fifo: fifoName, err: err.message }, 'could not record logging state'));
+    this.attachmentOps.set(fifoName, next);
+    void next.then(() => {
+      if (this.attachmentOps.get(fifoName) === next) this.attachmentOps.delete(fifoName);
+    });
+    return next;
+  }
 
   constructor(private readonly options: LoggingServiceOptions) {
     this.attachments = new AttachmentStore(options.dataRoot);
@@ -149,7 +162,8 @@ export class LoggingService {
       if (resumeBytes) logger.prime(resumeBytes);
       await logger.start();
       if (store) this.storeByContainer.set(id, store);
-      await this.attachments.save(path.basename(fifo), { File: file as string, Info: containerInfo });
+      // Recorded after the answer, not before: StartLogging latency is docker run's and docker logs'.
+      void this.inOrder(path.basename(fifo), () => this.attachments.save(path.basename(fifo), { File: file as string, Info: containerInfo }));
     } catch (err) {
       this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
@@ -164,7 +178,7 @@ export class LoggingService {
       this.finishedTotals.bytesRead += st.bytesRead;
       this.finishedTotals.frames += st.frames;
       this.finishedTotals.corruptFrames += st.corruptFrames;
-      if (logger.reachedEnd) await this.attachments.remove(path.basename(fifo)).catch(() => undefined);
+      if (logger.reachedEnd) await this.inOrder(path.basename(fifo), () => this.attachments.remove(path.basename(fifo)));
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
       if (store && this.storeByContainer.get(id) === store) this.storeByContainer.delete(id);
@@ -245,7 +259,10 @@ export class LoggingService {
       [...this.byFile.entries()].map(async ([fifo, logger]) => {
         await logger.abort();
         if (logger.leftover) {
-          await this.attachments.save(path.basename(fifo), { File: `/run/docker/logging/${path.basename(fifo)}`, Info: logger.info, pending: logger.leftover.toString('base64') });
+          const name = path.basename(fifo);
+          await this.inOrder(name, () => this.attachments.save(name, { File: `/run/docker/logging/${name}`, Info: logger.info, pending: logger.leftover!.toString('base64') }));
+        } else {
+          await this.attachmentOps.get(path.basename(fifo));
         }
       }),
     );
