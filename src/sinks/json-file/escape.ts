@@ -8,24 +8,13 @@
  * The `attrs` object is Go's encoding/json instead: ../util/go-json.ts.
  */
 
-import { validUtf8Length, writeUnicodeEscape } from '../util/utf8.js';
+import { JSON_BYTE_CLASS as CLASS, validUtf8Length, writeUnicodeEscape } from '../util/utf8.js';
 
-// 0: copy as is; 1: needs escaping (ASCII); 2: start of a multi-byte sequence (validate).
-const CLASS = new Uint8Array(256);
-for (let b = 0; b < 0x20; b++) CLASS[b] = 1;
-CLASS[0x22] = 1; // "
-CLASS[0x5c] = 1; // \
-CLASS[0x3c] = 1; // <
-CLASS[0x3e] = 1; // >
-CLASS[0x26] = 1; // &
-for (let b = 0x80; b < 0x100; b++) CLASS[b] = 2;
 
 /** Worst case output bytes for an input of n bytes (every byte becomes `\ufffd` or `\u00xx`). */
 export function maxEscapedLength(n: number): number {
   return n * 6;
 }
-
-
 
 /**
  * Writes src[start, end) escaped (without quotes) into out at pos; returns the new position.
@@ -87,6 +76,4 @@ export function copySmall(src: Buffer, out: Buffer, pos: number): number {
   for (let k = 0; k < n; k++) out[pos + k] = src[k];
   return pos + n;
 }
-
-
 

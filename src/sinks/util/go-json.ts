@@ -10,24 +10,13 @@
  * Used for the json-file `attrs` object and for GELF messages.
  */
 
-import { validUtf8Length, writeUnicodeEscape } from './utf8.js';
+import { JSON_BYTE_CLASS as CLASS, validUtf8Length, writeUnicodeEscape } from './utf8.js';
 
-// 0: copy as is; 1: ASCII that needs escaping; 2: first byte of a multi-byte sequence.
-const CLASS = new Uint8Array(256);
-for (let b = 0; b < 0x20; b++) CLASS[b] = 1;
-CLASS[0x22] = 1; // "
-CLASS[0x5c] = 1; // \
-CLASS[0x3c] = 1; // <
-CLASS[0x3e] = 1; // >
-CLASS[0x26] = 1; // &
-for (let b = 0x80; b < 0x100; b++) CLASS[b] = 2;
 
 /** Worst case output for n input bytes (each byte becomes a six-byte escape). */
 export function maxGoEscapedLength(n: number): number {
   return n * 6;
 }
-
-
 
 /**
  * Writes src[start, end) as the inside of a Go JSON string (no quotes) into out at pos and
