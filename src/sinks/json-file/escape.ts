@@ -8,7 +8,10 @@
  * The `attrs` object is Go's encoding/json instead: ../util/go-json.ts.
  */
 
-import { JSON_BYTE_CLASS as CLASS, validUtf8Length, writeUnicodeEscape } from '../util/utf8.js';
+import { JSON_BYTE_CLASS, validUtf8Length, writeUnicodeEscape } from '../util/utf8.js';
+
+// A module-local binding: the hot loops index it per byte, and an import is a live binding.
+const CLASS = JSON_BYTE_CLASS;
 
 
 /** Worst case output bytes for an input of n bytes (every byte becomes `\ufffd` or `\u00xx`). */

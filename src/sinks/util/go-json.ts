@@ -10,7 +10,10 @@
  * Used for the json-file `attrs` object and for GELF messages.
  */
 
-import { JSON_BYTE_CLASS as CLASS, validUtf8Length, writeUnicodeEscape } from './utf8.js';
+import { JSON_BYTE_CLASS, validUtf8Length, writeUnicodeEscape } from './utf8.js';
+
+// A module-local binding: the hot loops index it per byte, and an import is a live binding.
+const CLASS = JSON_BYTE_CLASS;
 
 
 /** Worst case output for n input bytes (each byte becomes a six-byte escape). */
