@@ -31,7 +31,7 @@ const ATTRIBUTE_OPTIONS = ['tag', 'labels', 'labels-regex', 'env', 'env-regex'] 
 const JSON_FILE_OPTIONS = ['max-size', 'max-file', 'compress'] as const;
 
 /** logfan's own: which sinks get the lines, and whether the local store (docker logs) stays on. */
-const PIPELINE_OPTIONS = ['sinks', 'local-store'] as const;
+const PIPELINE_OPTIONS = ['sinks', 'local-store', 'queue-full'] as const;
 
 export const KNOWN_OPTIONS: readonly string[] = [...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS, ...DAEMON_OPTIONS];
 
@@ -62,6 +62,11 @@ export interface LogOptions {
   sinks: string[];
   /** The json-file store that backs docker logs; on unless local-store=false. */
   localStore: boolean;
+  /**
+   * What a network sink does when it is behind: drop-newest (default: never slow the container)
+   * or block (the container waits, as with Docker's own drivers, until logging stops).
+   */
+  queueFull: 'drop-newest' | 'block';
   /** Raw option map, for the tag template and extra attributes. */
   raw: Record<string, string>;
 }
@@ -158,6 +163,11 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     }
     if (!localStore && sinks.length === 0) fail('local-store', raw['local-store'], 'nothing would receive the logs', 'name a sink in sinks= first');
   }
+  let queueFull: 'drop-newest' | 'block' = 'drop-newest';
+  if (raw['queue-full'] !== undefined) {
+    if (raw['queue-full'] !== 'drop-newest' && raw['queue-full'] !== 'block') fail('queue-full', raw['queue-full'], 'unknown policy', 'drop-newest or block');
+    queueFull = raw['queue-full'];
+  }
   for (const key of Object.keys(raw)) {
     const owner = ownerOf.get(key);
     if (owner !== undefined && !sinks.includes(owner)) {
@@ -165,5 +175,5 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     }
   }
 
-  return { jsonFile: { maxSize, maxFile, compress }, sinks, localStore, raw };
+  return { jsonFile: { maxSize, maxFile, compress }, sinks, localStore, queueFull, raw };
 }

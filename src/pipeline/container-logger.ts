@@ -8,6 +8,12 @@ import type { Sink } from '../sinks/sink.js';
 
 /** Above this many bytes waiting for a sink, stop reading the FIFO (blocking mode back-pressure). */
 const SINK_HIGH_WATER = 8 * 1024 * 1024;
+/**
+ * With queue-full=block, how long a network sink may hold the container back at a time. Beyond
+ * it the sink drops (counted) instead: a pipe that stays full would freeze the container and,
+ * through the daemon's adapter lock (moby#42705), `docker stop`.
+ */
+const NETWORK_BLOCK_LIMIT_MS = 5000;
 
 /**
  * One container's flow, from StartLogging to EOF: FIFO → frame decoder → sinks.
@@ -29,6 +35,9 @@ export class ContainerLogger {
   private readonly sinks: Sink[];
   private stopping = false;
   private aborted = false;
+  /** queue-full=block gave up for now (see NETWORK_BLOCK_LIMIT_MS); cleared when the sinks drain. */
+  private blockExpired = false;
+  private blockTimer: NodeJS.Timeout | null = null;
   private resolveFinished!: () => void;
   /** Settles once the FIFO hit EOF and every sink has flushed and closed. */
   readonly finished: Promise<void>;
@@ -77,20 +86,44 @@ export class ContainerLogger {
     let pending = 0;
     for (const sink of this.sinks) {
       sink.flush();
-      if (sink.blocking) pending = Math.max(pending, sink.pendingBytes);
+      if (this.holdsBack(sink)) pending = Math.max(pending, sink.pendingBytes);
     }
-    if (pending > SINK_HIGH_WATER) this.reader.pause('sink');
+    if (pending > SINK_HIGH_WATER) {
+      this.reader.pause('sink');
+      if (this.options.queueFull === 'block' && this.blockTimer === null) {
+        this.blockTimer = setTimeout(() => {
+          this.blockTimer = null;
+          this.blockExpired = true;
+          this.maybeResume();
+        }, NETWORK_BLOCK_LIMIT_MS);
+      }
+    }
   }
 
   private maybeResume(): void {
-    for (const sink of this.sinks) if (sink.blocking && sink.pendingBytes > SINK_HIGH_WATER / 2) return;
+    if (this.blockExpired && this.sinks.every((s) => s.blocking || s.pendingBytes === 0)) this.blockExpired = false;
+    for (const sink of this.sinks) if (this.holdsBack(sink) && sink.pendingBytes > SINK_HIGH_WATER / 2) return;
+    if (this.blockTimer) {
+      clearTimeout(this.blockTimer);
+      this.blockTimer = null;
+    }
     this.reader.resume('sink');
+  }
+
+  /**
+   * Whether this sink being behind pauses the FIFO. The local store always does (as Docker's
+   * json-file); network sinks only with queue-full=block, and never once logging is stopping, so
+   * that a dead server cannot hold `docker stop` (their queues then drop, counted).
+   */
+  private holdsBack(sink: Sink): boolean {
+    return sink.blocking || (this.options.queueFull === 'block' && !this.stopping && !this.blockExpired);
   }
 
   /** StopLogging: the daemon closes its end right after our answer; read on until EOF. */
   stop(): void {
     this.stopping = true;
     this.reader.drainEagerly();
+    this.maybeResume();
   }
 
   /** True when the FIFO ended (the daemon closed it), false when logfan stopped reading first. */
@@ -120,6 +153,8 @@ export class ContainerLogger {
   }
 
   private async finish(): Promise<void> {
+    if (this.blockTimer) clearTimeout(this.blockTimer);
+    this.blockTimer = null;
     this.decoder.end();
     await Promise.all(
       this.sinks.map((sink) =>

@@ -72,6 +72,9 @@ describe('log options', () => {
     expect(() => parseLogOptions({ sinks: 'syslog,nope' }, kinds)).toThrow(/unknown sink 'nope'/);
     expect(parseLogOptions({ sinks: 'syslog', 'local-store': 'false' }, kinds).localStore).toBe(false);
     expect(() => parseLogOptions({ 'local-store': 'false' }, kinds)).toThrow(/nothing would receive the logs/);
+    expect(parseLogOptions({}, kinds).queueFull).toBe('drop-newest');
+    expect(parseLogOptions({ 'queue-full': 'block' }, kinds).queueFull).toBe('block');
+    expect(() => parseLogOptions({ 'queue-full': 'wait' }, kinds)).toThrow(/queue-full="wait": unknown policy \(drop-newest or block\)/);
   });
 
   it('caps the number and size of options', () => {
