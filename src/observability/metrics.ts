@@ -49,6 +49,18 @@ export function createMetrics(service: LoggingService): Registry {
     },
   });
   new Counter({
+    name: 'logfan_finished_sink_stat_total',
+    help: 'Sink counters summed over containers that stopped logging since logfan started, by sink kind',
+    labelNames: ['sink', 'stat'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [sink, stats] of Object.entries(service.finishedSinkTotals)) {
+        for (const [stat, value] of Object.entries(stats)) this.inc({ sink, stat }, value);
+      }
+    },
+  });
+  new Counter({
     name: 'logfan_readlogs_calls_total',
     help: 'docker logs requests served (ReadLogs)',
     registers: [registry],

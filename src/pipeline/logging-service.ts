@@ -42,6 +42,8 @@ export class LoggingService {
   readLogsCalls = 0;
   /** Sums over containers that finished logging, so totals survive them. */
   readonly finishedTotals = { containers: 0, bytesRead: 0, frames: 0, corruptFrames: 0 };
+  /** Per sink kind, every counter summed over containers that finished (drops stay visible). */
+  readonly finishedSinkTotals: Record<string, Record<string, number>> = {};
   private lastHealthDrops = 0;
   corruptLinesSkipped = 0;
   private lastCorruptLogAt = 0;
@@ -178,6 +180,10 @@ export class LoggingService {
       this.finishedTotals.bytesRead += st.bytesRead;
       this.finishedTotals.frames += st.frames;
       this.finishedTotals.corruptFrames += st.corruptFrames;
+      for (const [sink, stats] of Object.entries(st.sinks)) {
+        const total = (this.finishedSinkTotals[sink] ??= {});
+        for (const [k, v] of Object.entries(stats)) if (k !== 'pendingBytes' && k !== 'up') total[k] = (total[k] ?? 0) + v;
+      }
       if (logger.reachedEnd) await this.inOrder(path.basename(fifo), () => this.attachments.remove(path.basename(fifo)));
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);

@@ -55,5 +55,8 @@ describe('observability', () => {
     const status = await run(process.execPath, [CLI, 'status', '--socket', logfan.socket, '--interval', '0']);
     expect(status.stdout).toMatch(new RegExp(`${id.slice(0, 12)}\\s+${name}\\s+-\\s+500\\s+.*json-file\\s+500\\s+0`));
     await docker(['rm', '-f', id]);
+    await logfan.waitForStopped(id);
+    // What it did stays counted after it is gone.
+    expect((await get('/metrics')).body).toMatch(/^logfan_finished_sink_stat_total\{sink="json-file",stat="entriesWritten"\} [1-9]\d*$/m);
   });
 });
