@@ -3,6 +3,7 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import type { Logger } from '../../log.js';
 import type { Sink } from '../sink.js';
 import { BoundedQueue } from '../util/bounded-queue.js';
+import type { CompressPool } from './compress-pool.js';
 import type { GelfEncoder } from './encoder.js';
 import type { GelfOptions } from './options.js';
 
@@ -18,6 +19,8 @@ export interface GelfSinkDeps {
   logger: Logger;
   queueBytes?: number;
   closeDeadlineMs?: number;
+  /** Where UDP compression runs: by default the shared worker pool; null compresses inline. */
+  compressPool?: CompressPool | null;
 }
 
 /**
@@ -102,6 +105,10 @@ export abstract class GelfSinkBase implements Sink {
   protected idle(): boolean {
     return this.queue.length === 0 && this.inflightBytes() === 0;
   }
+  /** At the close deadline: drops what the transport holds besides the queue; returns how many messages. */
+  protected discardInFlight(): number {
+    return 0;
+  }
   /** Releases sockets and timers immediately. */
   protected abstract release(): Promise<void>;
 
@@ -129,7 +136,7 @@ export abstract class GelfSinkBase implements Sink {
       this.idleWaiter = null;
     }
     this.closed = true;
-    const left = this.queue.clear();
+    const left = this.queue.clear() + this.discardInFlight();
     if (left > 0) {
       this.droppedAtClose += left;
       this.logger.warn(

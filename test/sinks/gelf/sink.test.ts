@@ -9,6 +9,7 @@ import { LogEntry } from '../../../src/docker/log-entry.js';
 import type { Logger } from '../../../src/log.js';
 import { GelfEncoder, TcpGelfSink, UdpGelfSink, gelfSinkFactory } from '../../../src/sinks/gelf/index.js';
 import { parseGelfOptions } from '../../../src/sinks/gelf/options.js';
+import { CompressPool } from '../../../src/sinks/gelf/compress-pool.js';
 import type { Sink } from '../../../src/sinks/sink.js';
 import { freeTcpPort, startTcpReceiver, startUdpReceiver } from './receiver.js';
 
@@ -88,6 +89,37 @@ describe('gelf sink over UDP', () => {
       expect(st.sent).toBe(es.length);
       expect(st.emptyLinesSkipped).toBe(1);
       expect(st.dropped).toBe(0);
+      // gzip / zlib ran on the worker pool (the compiled worker in dist/).
+      expect(st.compressedInWorker).toBe(compression === 'none' ? 0 : es.length);
+      expect(st.compressFallbacks).toBe(0);
+      await rx.close();
+    });
+  }
+
+  for (const mode of ['no worker', 'worker dies'] as const) {
+    it(`compresses inline when the pool is unavailable (${mode}), in order and counted`, async () => {
+      const rx = await startUdpReceiver();
+      const raw = { 'gelf-address': `udp://127.0.0.1:${rx.port}`, 'gelf-compression-type': 'gzip' };
+      const pool = new CompressPool({ size: 1, workerUrl: mode === 'no worker' ? null : undefined });
+      const sink = new UdpGelfSink({ info: INFO, options: parseGelfOptions(raw), encoder: GelfEncoder.forContainer(INFO, raw), logger: testLogger().logger, compressPool: pool });
+      sink.start();
+      const es = entries(Array.from({ length: 3000 }, (_, i) => Buffer.from(`line ${i} `.repeat(1 + (i % 30)))));
+      writeAll(sink, es.slice(0, 1500));
+      if (mode === 'worker dies') {
+        // Batches are at the worker (or about to be): kill it; they come back compressed inline.
+        while (sink.stats().compressedInWorker === 0 && sink.stats().compressFallbacks === 0 && sink.stats().compressedInline === 0) await new Promise((r) => setTimeout(r, 1));
+        await pool.terminate();
+      }
+      writeAll(sink, es.slice(1500));
+      await rx.waitFor(es.length);
+      await sink.close();
+      expect(rx.payloads.map((p) => p.toString('latin1'))).toEqual(expected(raw, es));
+      const st = sink.stats();
+      expect(st.sent).toBe(es.length);
+      expect(st.compressedInWorker + st.compressedInline).toBe(es.length);
+      expect(st.compressedInline).toBeGreaterThan(0);
+      if (mode === 'no worker') expect(st.compressedInWorker).toBe(0);
+      await pool.terminate();
       await rx.close();
     });
   }
