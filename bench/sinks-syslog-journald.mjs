@@ -305,7 +305,9 @@ async function main() {
       'logfan-journald+store': { kind: 'journald', logfan: true, args: ['--log-driver', logfanDriver, '--log-opt', 'sinks=journald', '--log-opt', `queue-full=${process.env.QUEUE_FULL ?? 'block'}`] },
       'journald-ceiling': { kind: 'journald', direct: 'datagram' },
     };
-    const order = Object.keys(variants);
+    // VARIANTS=name,name runs a subset (e.g. VARIANTS=docker-journald,logfan-journald,journald-ceiling).
+    const order = process.env.VARIANTS ? process.env.VARIANTS.split(',').map((v) => v.trim()) : Object.keys(variants);
+    for (const v of order) if (!variants[v]) throw new Error(`unknown variant ${v}; known: ${Object.keys(variants).join(', ')}`);
 
     const cpuNow = () => ({
       dockerd: cpuSeconds(dockerdPid),
@@ -453,10 +455,10 @@ for i in range(1, n + 1):
     // Times count only runs where every line arrived; incomplete runs are reported apart.
     const complete = (r) => r.seconds !== null && r.arrived >= LINES;
     const secs = (n) => {
-      const xs = results[n].filter(complete).map((r) => r.seconds);
+      const xs = (results[n] ?? []).filter(complete).map((r) => r.seconds);
       return xs.length ? median(xs) : NaN;
     };
-    const cpuMed = (n, k) => median(results[n].map((r) => r.cpu[k]));
+    const cpuMed = (n, k) => median((results[n] ?? []).map((r) => r.cpu[k]));
     const seconds = Object.fromEntries(order.map((n) => [n, round2(secs(n))]));
     const ratio = (a, b) => round2(secs(a) / secs(b));
     const linesPerSecond = Object.fromEntries(order.map((n) => [n, Number.isFinite(secs(n)) ? Math.round(LINES / secs(n)) : null]));
