@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -72,6 +73,38 @@ describe('managed plugin', () => {
       expect(received.find((m) => m.includes('via the managed plugin'))).toMatch(/^<30>\w{3} [ \d]\d \d{2}:\d{2}:\d{2} managed-syslog\[\d+\]: via the managed plugin\n$/);
     } finally {
       server.close();
+    }
+  });
+
+  it('sends to fluentd and GELF from inside the plugin', async () => {
+    const gelf: Buffer[] = [];
+    const udp = dgram.createSocket('udp4');
+    udp.on('message', (m) => gelf.push(m));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    let forward = Buffer.alloc(0);
+    const tcp = net.createServer((c) => c.on('data', (d: Buffer) => (forward = Buffer.concat([forward, d]))));
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', () => r()));
+    try {
+      const id = await runToCompletion([
+        '--log-driver', NAME,
+        '--log-opt', 'sinks=fluentd,gelf',
+        '--log-opt', `fluentd-address=127.0.0.1:${(tcp.address() as net.AddressInfo).port}`,
+        '--log-opt', `gelf-address=udp://127.0.0.1:${(udp.address() as { port: number }).port}`,
+        '--log-opt', 'gelf-compression-type=none',
+        IMAGE, 'sh', '-c', 'echo to-fluentd-and-gelf',
+      ]);
+      containers.push(id);
+      const end = Date.now() + 20_000;
+      while (!(forward.includes('to-fluentd-and-gelf') && gelf.some((m) => m.includes('to-fluentd-and-gelf')))) {
+        if (Date.now() > end) throw new Error(`fluentd got ${forward.length} bytes, GELF ${gelf.length} messages`);
+        await sleep(100);
+      }
+      const doc = JSON.parse(gelf.find((m) => m.includes('to-fluentd-and-gelf'))!.toString()) as Record<string, unknown>;
+      expect(doc).toMatchObject({ version: '1.1', short_message: 'to-fluentd-and-gelf', level: 6, _container_id: id });
+      expect(forward.includes(Buffer.from(id))).toBe(true);
+    } finally {
+      udp.close();
+      tcp.close();
     }
   });
 
