@@ -14,6 +14,7 @@ import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue } from '../util/bounded-queue.js';
+import { Slab } from '../util/slab.js';
 import type { Sink, SinkContext, SinkFactory } from '../sink.js';
 import { CHUNK_ID_LENGTH, FluentdEncoder } from './encoder.js';
 import { FLUENTD_OPTION_NAMES, type FluentdConfig, parseFluentdOptions } from './options.js';
@@ -50,8 +51,7 @@ export class FluentdSink implements Sink {
   private readonly ackTimeoutMs: number;
   private readonly closeDeadlineMs: number;
   private readonly shortId: string;
-  private batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
-  private batchPos = 0;
+  private readonly slab = new Slab(BATCH_BYTES);
 
   private state: State = 'idle';
   private socket: net.Socket | null = null;
@@ -131,15 +131,10 @@ export class FluentdSink implements Sink {
       this.droppedOverLimit++;
       return;
     }
-    const need = this.encoder.maxLength(entry);
-    if (this.batch.length - this.batchPos < need) {
-      this.batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, need));
-      this.batchPos = 0;
-    }
-    const start = this.batchPos;
-    const end = this.encoder.encode(entry, this.batch, start);
+    const start = this.slab.reserve(this.encoder.maxLength(entry));
+    const end = this.encoder.encode(entry, this.slab.buf, start);
     // A dropped event's bytes are reused by the next one.
-    if (this.queue.push(this.batch.subarray(start, end))) this.batchPos = end;
+    if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
   }
 
   flush(): void {

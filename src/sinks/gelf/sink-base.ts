@@ -3,6 +3,7 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import type { Logger } from '../../log.js';
 import type { Sink } from '../sink.js';
 import { BoundedQueue } from '../util/bounded-queue.js';
+import { Slab } from '../util/slab.js';
 import type { CompressPool } from './compress-pool.js';
 import type { GelfEncoder } from './encoder.js';
 import type { GelfOptions } from './options.js';
@@ -38,8 +39,7 @@ export abstract class GelfSinkBase implements Sink {
   protected readonly containerId: string;
   protected readonly address: string;
   private readonly encoder: GelfEncoder;
-  private slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
-  private slabPos = 0;
+  private readonly slab = new Slab(SLAB_BYTES);
   protected closing = false;
   protected closed = false;
   protected readonly closeDeadlineMs: number;
@@ -76,15 +76,10 @@ export abstract class GelfSinkBase implements Sink {
       this.droppedAfterClose++;
       return;
     }
-    const need = this.encoder.maxEncodedLength(entry);
-    if (this.slab.length - this.slabPos < need) {
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, need));
-      this.slabPos = 0;
-    }
-    const start = this.slabPos;
-    const end = this.encoder.encode(entry, this.slab, start);
-    if (this.queue.push(this.slab.subarray(start, end))) {
-      this.slabPos = end;
+    const start = this.slab.reserve(this.encoder.maxEncodedLength(entry));
+    const end = this.encoder.encode(entry, this.slab.buf, start);
+    if (this.queue.push(this.slab.buf.subarray(start, end))) {
+      this.slab.commit(end);
       this.accepted++;
     }
   }

@@ -5,6 +5,7 @@ import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue } from '../util/bounded-queue.js';
+import { Slab } from '../util/slab.js';
 import type { Sink, SinkContext, SinkFactory } from '../sink.js';
 import { JournaldEncoder, containerVars } from './encoder.js';
 import { EAGAIN, sendViaFd } from './fd-pass.js';
@@ -97,8 +98,7 @@ export class JournaldSink implements Sink {
   private closed = false;
   private drainWaiter: (() => void) | null = null;
   private lastLogAt = 0;
-  private slab: Buffer = Buffer.allocUnsafe(0);
-  private slabPos = 0;
+  private slab = new Slab(SLAB_BYTES);
 
   sent = 0;
   sentBytes = 0;
@@ -134,15 +134,10 @@ export class JournaldSink implements Sink {
       this.droppedAfterClose++;
       return;
     }
-    const need = this.encoder.maxEncodedLength(entry);
-    if (this.slab.length - this.slabPos < need) {
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, need));
-      this.slabPos = 0;
-    }
-    const start = this.slabPos;
-    const end = this.encoder.encode(entry, this.slab, start);
-    this.slabPos = end;
-    this.queue.push(this.slab.subarray(start, end));
+    const start = this.slab.reserve(this.encoder.maxEncodedLength(entry));
+    const end = this.encoder.encode(entry, this.slab.buf, start);
+    // A dropped entry's bytes are reused by the next one.
+    if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
   }
 
   flush(): void {
@@ -367,7 +362,7 @@ export class JournaldSink implements Sink {
     this.queue.clear();
     this.awaiting = null;
     this.closeSocket();
-    this.slab = Buffer.allocUnsafe(0);
+    this.slab = new Slab(0);
   }
 
   stats(): Record<string, number> {

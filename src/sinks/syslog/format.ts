@@ -104,19 +104,41 @@ export class SyslogEncoder {
    * The message for line bytes buf[start, end). `nowMs` is the wall-clock time in milliseconds,
    * `subMs` the microseconds within that millisecond (0..999), used by rfc5424micro only.
    */
+  /** An upper bound on encodeInto's output at `nowMs` for a line of `lineLen` bytes. */
+  maxLength(lineLen: number, nowMs: number): number {
+    this.refreshIfNeeded(nowMs);
+    // octet count and space, PRI, stamp, ".uuuuuu" and zone, the rest, the line and a newline
+    return 11 + Math.max(this.priErr.length, this.priInfo.length) + this.cachedStamp.length + 7 + this.cachedZone.length + this.suffix.length + lineLen + 1;
+  }
+
+  /** One message as its own buffer (tests and callers off the hot path). */
   encode(buf: Buffer, start: number, end: number, stderr: boolean, nowMs: number, subMs: number): Buffer {
+    const out = Buffer.allocUnsafe(this.maxLength(end - start, nowMs));
+    return out.subarray(0, this.encodeInto(out, 0, buf, start, end, stderr, nowMs, subMs));
+  }
+
+  private refreshIfNeeded(nowMs: number): void {
     const second = Math.floor(nowMs / 1000);
     if (second !== this.cachedSecond) this.refreshStamp(second);
+  }
+
+  /** Writes one message (with its octet-count prefix where the framing wants one) at pos; returns the end. */
+  encodeInto(out: Buffer, pos: number, buf: Buffer, start: number, end: number, stderr: boolean, nowMs: number, subMs: number): number {
+    this.refreshIfNeeded(nowMs);
+    const second = this.cachedSecond;
     const pri = stderr ? this.priErr : this.priInfo;
     const micro = this.format === 'rfc5424micro';
     const lineLen = end - start;
     const addNewline = lineLen === 0 || buf[end - 1] !== 0x0a;
     const msgLen = pri.length + this.cachedStamp.length + (micro ? 7 + this.cachedZone.length : 0) + this.suffix.length + lineLen + (addNewline ? 1 : 0);
-    let prefix = '';
-    if (this.octetCounting) prefix = `${msgLen} `;
-    const out = Buffer.allocUnsafe(prefix.length + msgLen);
-    let pos = 0;
-    if (prefix !== '') pos += out.write(prefix, 0, 'latin1');
+    if (this.octetCounting) {
+      // RFC 5425: the decimal length, a space, then the message.
+      let digits = 1;
+      for (let v = msgLen; v >= 10; v = Math.floor(v / 10)) digits++;
+      for (let k = pos + digits - 1, v = msgLen; k >= pos; k--, v = Math.floor(v / 10)) out[k] = 0x30 + (v % 10);
+      pos += digits;
+      out[pos++] = 0x20;
+    }
     pos += pri.copy(out, pos);
     pos += this.cachedStamp.copy(out, pos);
     if (micro) {
@@ -131,8 +153,8 @@ export class SyslogEncoder {
     }
     pos += this.suffix.copy(out, pos);
     pos += buf.copy(out, pos, start, end);
-    if (addNewline) out[pos] = 0x0a;
-    return out;
+    if (addNewline) out[pos++] = 0x0a;
+    return pos;
   }
 
   private refreshStamp(second: number): void {

@@ -18,11 +18,13 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue } from '../util/bounded-queue.js';
+import { Slab } from '../util/slab.js';
 import type { Sink, SinkContext, SinkFactory } from '../sink.js';
 import { SyslogEncoder } from './format.js';
 import { SYSLOG_OPTION_NAMES, isIpAddress, parseSyslogOptions, type SyslogOptions } from './options.js';
 
 export const QUEUE_BYTES = 16 * 1024 * 1024;
+const SLAB_BYTES = 256 * 1024;
 const BATCH_BYTES = 256 * 1024;
 const BATCH_COUNT = 4096;
 /** Datagrams handed to the socket and not yet confirmed. */
@@ -64,6 +66,7 @@ export class SyslogSink implements Sink {
   onDrain: (() => void) | null = null;
 
   private readonly queue: BoundedQueue;
+  private readonly slab = new Slab(SLAB_BYTES);
   private readonly encoder: SyslogEncoder;
   private readonly micro: boolean;
   private readonly container: string;
@@ -147,7 +150,10 @@ export class SyslogSink implements Sink {
     }
     const now = Date.now();
     const subMs = this.micro ? Math.floor((performance.now() % 1) * 1000) : 0;
-    this.queue.push(this.encoder.encode(entry.buf, entry.lineStart, entry.lineEnd, entry.source === 'stderr', now, subMs));
+    const start = this.slab.reserve(this.encoder.maxLength(entry.lineEnd - entry.lineStart, now));
+    const end = this.encoder.encodeInto(this.slab.buf, start, entry.buf, entry.lineStart, entry.lineEnd, entry.source === 'stderr', now, subMs);
+    // A dropped message's bytes are reused by the next one.
+    if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
   }
 
   flush(): void {
