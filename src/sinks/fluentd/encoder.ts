@@ -14,6 +14,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { LogEntry } from '../../docker/log-entry.js';
+import { copySmall } from '../util/json-bytes.js';
 
 export interface FluentdEncoderConfig {
   tag: string;
@@ -185,13 +186,6 @@ function shape(cfg: FluentdEncoderConfig, partial: boolean): RecordShape {
 
 const RANDOM_POOL_BYTES = 8 * 1024;
 
-/** Buffer#copy costs more than a byte loop for the few bytes most pieces have. */
-function copySmall(src: Buffer, out: Buffer, pos: number): number {
-  const n = src.length;
-  if (n > 96) return pos + src.copy(out, pos);
-  for (let i = 0; i < n; i++) out[pos + i] = src[i];
-  return pos + n;
-}
 
 export class FluentdEncoder {
   private readonly head: Buffer;

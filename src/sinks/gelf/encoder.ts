@@ -3,7 +3,8 @@ import type { ContainerInfo } from '../../docker/container-info.js';
 import type { LogEntry } from '../../docker/log-entry.js';
 import { extraAttributes } from '../../docker/extra-attributes.js';
 import { renderTag, DEFAULT_TAG_TEMPLATE } from '../../docker/tag-template.js';
-import { goJsonFloat, goJsonString, goJsonStringMap, maxGoEscapedLength, writeGoJsonString } from '../util/go-json.js';
+import { goJsonFloat, goJsonString, goJsonStringMap, writeGoJsonString } from '../util/go-json.js';
+import { maxJsonEscapedLength } from '../util/json-bytes.js';
 
 /** info.Command(): the entrypoint and the arguments joined by spaces. */
 function infoCommand(info: ContainerInfo): string {
@@ -66,7 +67,7 @@ export class GelfEncoder {
 
   /** Upper bound on encode()'s output for this entry. */
   maxEncodedLength(entry: LogEntry): number {
-    return this.maxFixed + maxGoEscapedLength(entry.lineEnd - entry.lineStart);
+    return this.maxFixed + maxJsonEscapedLength(entry.lineEnd - entry.lineStart);
   }
 
   /** Writes the message into out at pos (room: maxEncodedLength) and returns the end position. */

@@ -1,6 +1,7 @@
 import type { LogEntry } from '../../docker/log-entry.js';
 import { formatSecondsUtc, TimestampWriter, writeFraction } from '../../docker/timestamp.js';
-import { copySmall, maxEscapedLength, writeLogString } from './escape.js';
+import { copySmall, maxJsonEscapedLength } from '../util/json-bytes.js';
+import { writeLogString } from './escape.js';
 
 /**
  * Encodes entries exactly as moby's json-file driver (jsonfilelog.go marshalMessage +
@@ -36,7 +37,7 @@ export class JsonFileEncoder {
 
   /** An upper bound on the encoded size of an entry. */
   static maxEncodedLength(entry: LogEntry, attrsLength: number): number {
-    return maxEscapedLength(entry.lineEnd - entry.lineStart) + 2 + 64 + attrsLength + 40 + entry.source.length * 6;
+    return maxJsonEscapedLength(entry.lineEnd - entry.lineStart) + 2 + 64 + attrsLength + 40 + entry.source.length * 6;
   }
 
   get attrsLength(): number {

@@ -5,14 +5,6 @@
 
 const HEX = Buffer.from('0123456789abcdef');
 
-/**
- * Bytes a JSON string writer must look at, for both of Docker's writers: 0 copy as is; 1 ASCII
- * to escape (controls, quote, backslash and HTML's < > &); 2 first byte of a multi-byte sequence.
- */
-export const JSON_BYTE_CLASS = new Uint8Array(256);
-for (let b = 0; b < 0x20; b++) JSON_BYTE_CLASS[b] = 1;
-for (const b of [0x22, 0x5c, 0x3c, 0x3e, 0x26]) JSON_BYTE_CLASS[b] = 1;
-for (let b = 0x80; b < 0x100; b++) JSON_BYTE_CLASS[b] = 2;
 
 /** Writes a backslash, u and four lowercase hex digits at pos; returns the new position. */
 export function writeUnicodeEscape(out: Buffer, pos: number, code: number): number {
