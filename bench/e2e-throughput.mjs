@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { EventWaiter, cpuSeconds, docker, median, peakRssMb, sleep, startChild } from './lib.mjs';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '..');
@@ -18,57 +19,8 @@ const LINES = Number(process.env.LINES ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const PARALLEL = Number(process.env.PARALLEL ?? 8);
 const IMAGE = 'logfan-test/busybox:latest';
-const CLK_TCK = 100;
 
-const docker = async (...args) => (await run('docker', args, { maxBuffer: 64 << 20 })).stdout.trim();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-function peakRssMb(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Starts a child and calls onLine for each stdout/stderr line. */
-function startChild(cmd, args, env, onLine) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout, child.stderr]) {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (t) => {
-      buf += t;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
-  }
-  return child;
-}
-
-class EventWaiter {
-  lines = [];
-  waiters = [];
-  push(line) {
-    this.lines.push(line);
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async waitFor(pred, timeoutMs = 300_000) {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.lines.findIndex(pred);
-      if (i >= 0) return this.lines.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error('timed out waiting for plugin event');
-      await Promise.race([new Promise((r) => this.waiters.push(r)), sleep(100)]);
-    }
-  }
-}
 
 async function main() {
   await run('bash', [path.join(repo, 'scripts/make-test-image.sh')]);

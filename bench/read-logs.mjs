@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { docker, median, sleep } from './lib.mjs';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '..');
@@ -16,9 +17,6 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const TAIL_ROUNDS = Number(process.env.TAIL_ROUNDS ?? 7);
 const IMAGE = 'logfan-test/busybox:latest';
 const DRIVER = `logfan-bench-read-${process.pid}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const docker = async (...args) => (await run('docker', args, { maxBuffer: 64 << 20 })).stdout.trim();
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Wall time of `docker logs ARGS` with its output thrown away, checking the line count. */
 function timeLogs(args, expectLines) {

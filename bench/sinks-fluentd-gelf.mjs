@@ -25,6 +25,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+// The sink's own msgpack walker (the bench builds dist/ first).
+import { skipValue } from '../dist/sinks/fluentd/index.js';
+import { EventWaiter, cpuSeconds, docker, median, sleep, startChild } from './lib.mjs';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '..');
@@ -39,27 +42,14 @@ const RUN_TIMEOUT_MS = Number(env.RUN_TIMEOUT_MS ?? 900_000);
 const DOCKER_CACHE_DISABLED = env.DOCKER_CACHE_DISABLED === '1' || env.DOCKER_CACHE_DISABLED === 'true';
 const CASES = (env.CASES ?? 'fluentd,gelf-udp-gzip,gelf-udp-none,gelf-tcp').split(',').map((s) => s.trim()).filter(Boolean);
 const IMAGE = 'logfan-test/busybox:latest';
-const CLK_TCK = 100;
 const LOGFAN = `logfan-sfg-${process.pid}`;
 const DRAIN = `drain-sfg-${process.pid}`;
 const LOGFAN_SOCK = `/run/docker/plugins/${LOGFAN}.sock`;
 const DRAIN_SOCK = `/run/docker/plugins/${DRAIN}.sock`;
 
-const docker = async (...args) => (await run('docker', args, { maxBuffer: 64 << 20 })).stdout.trim();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round2 = (x) => (Number.isFinite(x) ? +x.toFixed(2) : null);
 const log = (s) => process.stderr.write(s + '\n');
 
-function cpuSeconds(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 const selfCpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -82,43 +72,6 @@ function arrived(n) {
   cur.lastAt = process.hrtime.bigint();
 }
 
-/** End of the msgpack value at pos, or -1 when buf ends first. */
-function skipValue(buf, pos) {
-  if (pos >= buf.length) return -1;
-  const b = buf[pos];
-  const need = (n) => (pos + n <= buf.length ? pos + n : -1);
-  const len = (off, size) => (pos + off + size > buf.length ? -1 : size === 1 ? buf[pos + off] : size === 2 ? buf.readUInt16BE(pos + off) : buf.readUInt32BE(pos + off));
-  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return pos + 1;
-  if ((b & 0xe0) === 0xa0) return need(1 + (b & 0x1f));
-  if ((b & 0xf0) === 0x80) return skipItems(buf, pos + 1, (b & 0x0f) * 2);
-  if ((b & 0xf0) === 0x90) return skipItems(buf, pos + 1, b & 0x0f);
-  switch (b) {
-    case 0xcc: case 0xd0: return need(2);
-    case 0xcd: case 0xd1: return need(3);
-    case 0xce: case 0xd2: case 0xca: return need(5);
-    case 0xcf: case 0xd3: case 0xcb: return need(9);
-    case 0xd4: return need(3);
-    case 0xd5: return need(4);
-    case 0xd6: return need(6);
-    case 0xd7: return need(10);
-    case 0xd8: return need(18);
-    case 0xc4: case 0xd9: { const n = len(1, 1); return n < 0 ? -1 : need(2 + n); }
-    case 0xc5: case 0xda: { const n = len(1, 2); return n < 0 ? -1 : need(3 + n); }
-    case 0xc6: case 0xdb: { const n = len(1, 4); return n < 0 ? -1 : need(5 + n); }
-    case 0xc7: { const n = len(1, 1); return n < 0 ? -1 : need(3 + n); }
-    case 0xc8: { const n = len(1, 2); return n < 0 ? -1 : need(4 + n); }
-    case 0xc9: { const n = len(1, 4); return n < 0 ? -1 : need(6 + n); }
-    case 0xdc: { const n = len(1, 2); return n < 0 ? -1 : skipItems(buf, pos + 3, n); }
-    case 0xdd: { const n = len(1, 4); return n < 0 ? -1 : skipItems(buf, pos + 5, n); }
-    case 0xde: { const n = len(1, 2); return n < 0 ? -1 : skipItems(buf, pos + 3, n * 2); }
-    case 0xdf: { const n = len(1, 4); return n < 0 ? -1 : skipItems(buf, pos + 5, n * 2); }
-    default: throw new Error(`invalid msgpack byte 0x${b.toString(16)}`);
-  }
-}
-function skipItems(buf, pos, n) {
-  for (let i = 0; i < n && pos >= 0; i++) pos = skipValue(buf, pos);
-  return pos;
-}
 /** Array header at pos: [count, headerLength] or null. */
 function arrayHeader(buf, pos) {
   const b = buf[pos];
@@ -246,43 +199,6 @@ function gelfUdpReceiver() {
 }
 
 // -------------------------------------------------------------------------------------------------
-
-/** Starts a child and calls onLine for each stdout/stderr line. */
-function startChild(cmd, args, childEnv, onLine) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout, child.stderr]) {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (t) => {
-      buf += t;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
-  }
-  return child;
-}
-
-class EventWaiter {
-  lines = [];
-  waiters = [];
-  push(line) {
-    this.lines.push(line);
-    if (this.lines.length > 10_000) this.lines.splice(0, 5_000);
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async waitFor(pred, timeoutMs = 300_000) {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.lines.findIndex(pred);
-      if (i >= 0) return this.lines.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error('timed out waiting for plugin event');
-      await Promise.race([new Promise((r) => this.waiters.push(r)), sleep(100)]);
-    }
-  }
-}
 
 function metricsText() {
   return new Promise((resolve) => {

@@ -25,6 +25,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { EventWaiter, cpuSeconds, docker, median, sleep, startChild } from './lib.mjs';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '..');
@@ -33,7 +34,6 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 /** A run that stops making progress for this long (after its producer finished) is recorded as incomplete. */
 const STALL_MS = Number(process.env.STALL_MS ?? 15_000);
 const IMAGE = 'logfan-test/busybox:latest';
-const CLK_TCK = 100;
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 const JOURNALD = '/lib/systemd/systemd-journald';
 const JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -42,21 +42,7 @@ const JOURNALD_LOCK = '/run/logfan-test-journald.lock'; // the one test/e2e/jour
 const PREFIX = 'bench-line-payload-abcdefghijklmnopqrs '; // + the line number: ~40 bytes a line
 const LAST = `${PREFIX}${LINES}`;
 
-const docker = async (...args) => (await run('docker', args, { maxBuffer: 64 << 20 })).stdout.trim();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round2 = (x) => (Number.isFinite(x) ? +x.toFixed(2) : null);
-
-function cpuSeconds(pid) {
-  if (!pid) return 0;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 
 async function freePort() {
   const s = net.createServer();
@@ -72,42 +58,6 @@ function canConnect(port) {
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
-}
-
-/** Starts a child and calls onLine for each stdout/stderr line. */
-function startChild(cmd, args, env, onLine) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout, child.stderr]) {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (t) => {
-      buf += t;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
-  }
-  return child;
-}
-
-class EventWaiter {
-  lines = [];
-  waiters = [];
-  push(line) {
-    this.lines.push(line);
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async waitFor(pred, timeoutMs = 300_000) {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.lines.findIndex(pred);
-      if (i >= 0) return this.lines.splice(i, 1)[0];
-      if (Date.now() > end) throw new Error('timed out waiting for plugin event');
-      await Promise.race([new Promise((r) => this.waiters.push(r)), sleep(100)]);
-    }
-  }
 }
 
 // ------------------------------------------------------------------------------------------------
