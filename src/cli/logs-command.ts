@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs, promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { formatSecondsUtc, parseRfc3339 } from '../docker/timestamp.js';
-import { parseJsonLogLine, readJsonLog, type HistoryEnd, type ReadHandle, type ReadLine, type ReadOptions } from '../sinks/json-file/reader.js';
+import { formatSecondsUtc, parseRfc3339, utcSeconds } from '../docker/timestamp.js';
+import { gzipLastTime, listRotatedFiles, parseJsonLogLine, readJsonLog, type HistoryEnd, type ReadHandle, type ReadLine, type ReadOptions, type RotatedFile } from '../sinks/json-file/reader.js';
 import { openForReading } from '../sinks/json-file/rotating-writer.js';
 
 /**
@@ -115,14 +115,6 @@ export function parseGoDuration(text: string): bigint {
 function daysIn(month: number, year: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
-}
-
-/** Seconds since the epoch of a UTC wall-clock time (any year, unlike Date.UTC's 0..99 quirk). */
-function utcSeconds(year: number, month: number, day: number, hour: number, min: number, sec: number): number {
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day);
-  d.setUTCHours(hour, min, sec, 0);
-  return d.getTime() / 1000;
 }
 
 type Layout = 'nano' | 'seconds' | 'minutes' | 'hours' | 'date';
@@ -461,21 +453,6 @@ async function statOrNull(p: string): Promise<fs.Stats | null> {
 const readFd = promisify((fd: number, cb: (err: NodeJS.ErrnoException | null, data: Buffer) => void) => fs.readFile(fd, cb));
 const gunzip = promisify(zlib.gunzip);
 
-/** The {"lastTime": …} in a rotated file's gzip header, or null. */
-async function gzipLastTime(fd: number): Promise<Time | null> {
-  const head = Buffer.alloc(12);
-  if ((await readAt(fd, head, 12, 0)) < 12 || head[0] !== 0x1f || head[1] !== 0x8b || (head[3] & 0x04) === 0) return null;
-  const xlen = head.readUInt16LE(10);
-  const extra = Buffer.alloc(xlen);
-  if ((await readAt(fd, extra, xlen, 12)) < xlen) return null;
-  try {
-    const meta = JSON.parse(extra.toString('utf8')) as { lastTime?: unknown };
-    return typeof meta.lastTime === 'string' ? parseRfc3339(meta.lastTime) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The time of the last complete entry in [0, end) of a plain file, or null. */
 async function lastEntryTime(fd: number, end: number): Promise<Time | null> {
   const parts: Buffer[] = [];
@@ -498,34 +475,14 @@ async function lastEntryTime(fd: number, end: number): Promise<Time | null> {
   return null;
 }
 
-interface RotatedFile {
-  n: number;
-  plain: string | null;
-  gz: string | null;
-}
-
+/** listRotatedFiles, with a missing directory meaning no files. */
 async function listRotated(livePath: string): Promise<RotatedFile[]> {
-  const dir = path.dirname(livePath);
-  const base = path.basename(livePath);
-  let names: string[];
   try {
-    names = await fs.promises.readdir(dir);
+    return await listRotatedFiles(livePath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const byN = new Map<number, RotatedFile>();
-  for (const name of names) {
-    if (!name.startsWith(base + '.')) continue;
-    const m = /^\.(\d+)(\.gz)?$/.exec(name.slice(base.length));
-    if (!m) continue;
-    const n = Number(m[1]);
-    const r = byN.get(n) ?? { n, plain: null, gz: null };
-    if (m[2]) r.gz = path.join(dir, name);
-    else r.plain = path.join(dir, name);
-    byN.set(n, r);
-  }
-  return [...byN.values()].sort((a, b) => a.n - b.n); // newest (.1) first
 }
 
 interface OpenedFile {

@@ -100,11 +100,21 @@ export class TimestampWriter {
   }
 }
 
+const DAYS_BEFORE_MONTH = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+
+/** Seconds since the epoch of a proleptic Gregorian UTC date and time, for any year (no Date). */
+export function utcSeconds(y: number, mo: number, d: number, h: number, mi: number, s: number): number {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const yy = y - 1;
+  const days = 365 * (y - 1970) + (Math.floor(yy / 4) - 492) - (Math.floor(yy / 100) - 19) + (Math.floor(yy / 400) - 4) + DAYS_BEFORE_MONTH[mo - 1] + (leap && mo > 2 ? 1 : 0) + (d - 1);
+  return days * 86400 + h * 3600 + mi * 60 + s;
+}
+
 /** Parses an RFC 3339 time (any offset, up to 9 fraction digits) into exact (sec, nsec). */
 export function parseRfc3339(text: string): { sec: number; nsec: number } {
   const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
   if (!m) throw new Error(`invalid RFC 3339 time: '${text}'`);
-  const base = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) / 1000;
+  const base = utcSeconds(+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]);
   let offset = 0;
   if (m[8] !== 'Z' && m[8] !== 'z') {
     const sign = m[8][0] === '-' ? -1 : 1;

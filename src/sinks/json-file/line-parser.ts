@@ -13,6 +13,8 @@ export interface ParsedRecord {
   log: Buffer;
 }
 
+import { utcSeconds } from '../../docker/timestamp.js';
+
 const LOG_PREFIX = Buffer.from('{"log":"');
 const STREAM_KEY = Buffer.from(',"stream":"');
 const TIME_KEY = Buffer.from('"time":"');
@@ -136,8 +138,6 @@ function findClosingQuote(buf: Buffer, pos: number, end: number): number {
   return -1;
 }
 
-const DAYS_BEFORE_MONTH = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-
 function digits(buf: Buffer, at: number, n: number): number {
   let v = 0;
   for (let i = 0; i < n; i++) {
@@ -146,14 +146,6 @@ function digits(buf: Buffer, at: number, n: number): number {
     v = v * 10 + d;
   }
   return v;
-}
-
-/** Seconds since the epoch for a proleptic Gregorian UTC date and time. */
-function epochSeconds(y: number, mo: number, d: number, h: number, mi: number, s: number): number {
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const yy = y - 1;
-  const days = 365 * (y - 1970) + (Math.floor(yy / 4) - 492) - (Math.floor(yy / 100) - 19) + (Math.floor(yy / 400) - 4) + DAYS_BEFORE_MONTH[mo - 1] + (leap && mo > 2 ? 1 : 0) + (d - 1);
-  return days * 86400 + h * 3600 + mi * 60 + s;
 }
 
 /** Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" at buf[at, end); returns false when it is not that. */
@@ -175,7 +167,7 @@ function parseTimeBytes(buf: Buffer, at: number, end: number, out: { sec: number
     if (f < 0) return false;
     nsec = f * 10 ** (9 - fracLen);
   }
-  out.sec = epochSeconds(y, mo, d, h, mi, s);
+  out.sec = utcSeconds(y, mo, d, h, mi, s);
   out.nsec = nsec;
   return true;
 }

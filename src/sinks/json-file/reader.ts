@@ -49,41 +49,51 @@ export interface Snapshot {
   liveSize: number;
 }
 
-/** Opens every file of the store (so renames and compression after this point do not matter). */
-export async function openSnapshot(livePath: string): Promise<Snapshot> {
+export interface RotatedFile {
+  n: number;
+  plain: string | null;
+  gz: string | null;
+}
+
+/** The rotated files beside `livePath` (NAME.n and NAME.n.gz), newest (.1) first. Throws ENOENT for a missing directory. */
+export async function listRotatedFiles(livePath: string): Promise<RotatedFile[]> {
   const dir = path.dirname(livePath);
   const base = path.basename(livePath);
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rotated: [], live: null, liveSize: 0 };
-    throw err;
-  }
-  const rotated: Array<{ n: number; name: string; compressed: boolean }> = [];
-  for (const name of names) {
+  const byN = new Map<number, RotatedFile>();
+  for (const name of await fs.promises.readdir(dir)) {
     if (!name.startsWith(base + '.')) continue;
     const m = /^\.(\d+)(\.gz)?$/.exec(name.slice(base.length));
     if (!m) continue;
     const n = Number(m[1]);
-    const compressed = m[2] !== undefined;
-    // Between rotation and compression a file exists as NAME.1 and NAME.1.gz: the plain one is complete.
-    const twin = rotated.findIndex((r) => r.n === n);
-    if (twin >= 0) {
-      if (!compressed) rotated[twin] = { n, name, compressed };
-      continue;
-    }
-    rotated.push({ n, name, compressed });
+    const r = byN.get(n) ?? { n, plain: null, gz: null };
+    if (m[2]) r.gz = path.join(dir, name);
+    else r.plain = path.join(dir, name);
+    byN.set(n, r);
   }
-  rotated.sort((a, b) => b.n - a.n);
+  return [...byN.values()].sort((a, b) => a.n - b.n);
+}
+
+/** Opens every file of the store (so renames and compression after this point do not matter). */
+export async function openSnapshot(livePath: string): Promise<Snapshot> {
+  const dir = path.dirname(livePath);
+  let rotated: RotatedFile[];
+  try {
+    rotated = await listRotatedFiles(livePath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { rotated: [], live: null, liveSize: 0 };
+    throw err;
+  }
   const refs: FileRef[] = [];
-  for (const r of rotated) {
-    const p = path.join(dir, r.name);
+  // Oldest first. Between rotation and compression a file exists as NAME.1 and NAME.1.gz: the
+  // plain one is complete.
+  for (let i = rotated.length - 1; i >= 0; i--) {
+    const compressed = rotated[i].plain === null;
+    const p = (rotated[i].plain ?? rotated[i].gz)!;
     try {
-      refs.push({ fd: await openForReading(p), path: p, compressed: r.compressed });
+      refs.push({ fd: await openForReading(p), path: p, compressed });
     } catch (err) {
       // Compressed and removed between readdir and open: take the .gz.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || r.compressed) continue;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || compressed) continue;
       try {
         refs.push({ fd: await openForReading(p + '.gz'), path: p + '.gz', compressed: true });
       } catch {
@@ -124,7 +134,7 @@ async function gunzipFd(fd: number): Promise<Buffer> {
 }
 
 /** The {"lastTime": …} logfan and Docker put in a rotated file's gzip header, or null. */
-async function gzipLastTime(fd: number): Promise<{ sec: number; nsec: number } | null> {
+export async function gzipLastTime(fd: number): Promise<{ sec: number; nsec: number } | null> {
   const head = Buffer.alloc(12);
   if ((await readAt(fd, head, 0, 12, 0)) < 12 || head[0] !== 0x1f || head[1] !== 0x8b || (head[3] & 0x04) === 0) return null;
   const xlen = head.readUInt16LE(10);
@@ -132,7 +142,7 @@ async function gzipLastTime(fd: number): Promise<{ sec: number; nsec: number } |
   if ((await readAt(fd, extra, 0, xlen, 12)) < xlen) return null;
   try {
     const meta = JSON.parse(extra.toString('utf8')) as { lastTime?: unknown };
-    return typeof meta.lastTime === 'string' ? parseTime(meta.lastTime) : null;
+    return typeof meta.lastTime === 'string' ? parseRfc3339(meta.lastTime) : null;
   } catch {
     return null;
   }
@@ -256,7 +266,7 @@ export function parseJsonLogLine(buf: Buffer, start: number, end: number): ReadL
   if (typeof rec !== 'object' || rec === null || typeof rec.time !== 'string') return null;
   let t: { sec: number; nsec: number };
   try {
-    t = parseTime(rec.time);
+    t = parseRfc3339(rec.time);
   } catch {
     return null;
   }
@@ -266,29 +276,6 @@ export function parseJsonLogLine(buf: Buffer, start: number, end: number): ReadL
     nsec: t.nsec,
     log: typeof rec.log === 'string' ? Buffer.from(rec.log, 'utf8') : Buffer.alloc(0),
   };
-}
-
-// Consecutive lines share the date part: cache its seconds.
-let cachedPrefix = '';
-let cachedPrefixSec = 0;
-function parseTime(text: string): { sec: number; nsec: number } {
-  // Fast path for what json-file writes: "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z"
-  if (text.length >= 20 && text.charCodeAt(text.length - 1) === 0x5a && text.charCodeAt(19) !== 0x2b && text.charCodeAt(19) !== 0x2d) {
-    const prefix = text.slice(0, 19);
-    if (prefix !== cachedPrefix) {
-      const parsed = parseRfc3339(prefix + 'Z');
-      cachedPrefix = prefix;
-      cachedPrefixSec = parsed.sec;
-    }
-    let nsec = 0;
-    if (text.length > 20) {
-      const frac = text.slice(20, text.length - 1);
-      if (!/^\d{1,9}$/.test(frac) || text.charCodeAt(19) !== 0x2e) throw new Error(`bad time ${text}`);
-      nsec = Number(frac.padEnd(9, '0'));
-    }
-    return { sec: cachedPrefixSec, nsec };
-  }
-  return parseRfc3339(text);
 }
 
 const BATCH_LINES = 512;
