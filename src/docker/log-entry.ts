@@ -163,10 +163,11 @@ export function decodeLogEntry(buf: Buffer, start: number, end: number, into: Lo
       }
       else if (field === 1) source = readSource(buf, pos, valueEnd);
       else if (field === 5) {
-        const meta = decodePartialMetadata(buf, pos, valueEnd);
-        partialLast = meta.last;
-        partialId = meta.id;
-        partialOrdinal = meta.ordinal;
+        // Written into the entry directly: no object per split line.
+        decodePartialMetadata(buf, pos, valueEnd, into);
+        partialLast = into.partialLast;
+        partialId = into.partialId;
+        partialOrdinal = into.partialOrdinal;
       }
       pos = valueEnd;
       continue;
@@ -203,7 +204,7 @@ export function decodeLogEntry(buf: Buffer, start: number, end: number, into: Lo
   return into;
 }
 
-function decodePartialMetadata(buf: Buffer, start: number, end: number): { last: boolean; id: string; ordinal: number } {
+function decodePartialMetadata(buf: Buffer, start: number, end: number, into: LogEntry): void {
   let pos = start;
   let last = false;
   let id = '';
@@ -242,7 +243,9 @@ function decodePartialMetadata(buf: Buffer, start: number, end: number): { last:
     else throw new LogEntryDecodeError(`unsupported wire type ${wire} in partial metadata`);
   }
   if (pos > end) throw new LogEntryDecodeError('partial metadata overruns');
-  return { last, id, ordinal };
+  into.partialLast = last;
+  into.partialId = id;
+  into.partialOrdinal = ordinal;
 }
 
 // ---------------------------------------------------------------------------------------------

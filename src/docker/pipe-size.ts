@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadLibc } from '../util/libc.js';
 
 /**
  * Grows a FIFO's kernel buffer with fcntl(F_SETPIPE_SZ). The daemon writes each entry to the
@@ -16,12 +16,9 @@ let fcntl: Fcntl | null | undefined;
 
 function loadFcntl(): Fcntl | null {
   if (fcntl !== undefined) return fcntl;
+  const ffi = loadLibc();
   try {
-    const require = createRequire(import.meta.url);
-    const koffi = require('koffi') as {
-      load(name: string): { func(signature: string): Fcntl };
-    };
-    fcntl = koffi.load('libc.so.6').func('int fcntl(int fd, int cmd, int arg)');
+    fcntl = ffi ? (ffi.libc.func('int fcntl(int fd, int cmd, int arg)') as Fcntl) : null;
   } catch {
     fcntl = null;
   }

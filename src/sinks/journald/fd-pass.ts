@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { loadLibc } from '../../util/libc.js';
 
 /**
  * go-systemd's fallback for an entry too large for one datagram (journal.Send after EMSGSIZE or
@@ -34,14 +34,10 @@ let sock = -1;
 
 function load(): Libc | null {
   if (libc !== undefined) return libc;
+  const ffi = loadLibc();
+  if (!ffi) return (libc = null);
   try {
-    const require = createRequire(import.meta.url);
-    const koffi = require('koffi') as {
-      load(name: string): { func(signature: string): (...args: unknown[]) => unknown };
-      struct(name: string, def: Record<string, string>): unknown;
-      errno(): number;
-    };
-    const lib = koffi.load('libc.so.6');
+    const { koffi, libc: lib } = ffi;
     koffi.struct('logfan_iovec', { iov_base: 'void *', iov_len: 'size_t' });
     koffi.struct('logfan_msghdr', {
       msg_name: 'void *',
@@ -62,11 +58,6 @@ function load(): Libc | null {
     libc = null;
   }
   return libc;
-}
-
-/** True when descriptors can be passed (koffi and libc loaded). */
-export function fdPassingAvailable(): boolean {
-  return load() !== null;
 }
 
 export type FdSendResult = { ok: true } | { ok: false; errno: number; message: string };

@@ -1,0 +1,25 @@
+import { createRequire } from 'node:module';
+
+/**
+ * libc through koffi (FFI with prebuilt binaries, no compiler at install), for the few calls
+ * Node lacks: fcntl(F_SETPIPE_SZ) on FIFOs, sendmsg with SCM_RIGHTS for journald. Loaded once;
+ * null when koffi or libc cannot load, and callers fall back.
+ */
+export interface Koffi {
+  load(name: string): { func(signature: string): (...args: unknown[]) => unknown };
+  struct(name: string, def: Record<string, string>): unknown;
+  errno(): number;
+}
+
+let loaded: { koffi: Koffi; libc: ReturnType<Koffi['load']> } | null | undefined;
+
+export function loadLibc(): { koffi: Koffi; libc: ReturnType<Koffi['load']> } | null {
+  if (loaded !== undefined) return loaded;
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    loaded = { koffi, libc: koffi.load('libc.so.6') };
+  } catch {
+    loaded = null;
+  }
+  return loaded;
+}
