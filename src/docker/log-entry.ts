@@ -9,6 +9,9 @@
 
 const EMPTY = Buffer.alloc(0);
 
+/** A field value a filter can attach to an entry. */
+export type FieldValue = string | number | boolean;
+
 /**
  * One decoded entry. The time is whole seconds since the epoch plus 0..999_999_999 nanoseconds
  * (exact for any int64). The line (without its trailing newline) is buf[lineStart, lineEnd): the
@@ -26,6 +29,52 @@ export class LogEntry {
   partialLast = false;
   partialId = '';
   partialOrdinal = 0;
+  /**
+   * Fields a filter attached (parse, set, labels); null on the fast path, where no filter runs.
+   * Sinks carry them as GELF `_` fields, fluentd record keys, journald fields and json-file attrs.
+   */
+  fields: Record<string, FieldValue> | null = null;
+  /**
+   * Syslog severity 0..7 a filter derived from the line (e.g. a parsed `level`), or -1: then the
+   * stream decides, as in Docker's drivers (6 stdout, 3 stderr).
+   */
+  severity = -1;
+
+  /** Replaces the line with other bytes (filters never write into `buf`: it is the read chunk). */
+  setLine(line: Buffer): void {
+    this.buf = line;
+    this.lineStart = 0;
+    this.lineEnd = line.length;
+  }
+
+  /**
+   * Makes this entry a copy of `other` that outlives `other`'s callback. The line is copied only
+   * when `copyLine` is set (a filter holding the entry past the call); otherwise it is shared,
+   * which is safe as long as nobody writes into `buf` (see setLine). Fields are copied shallowly.
+   */
+  assign(other: LogEntry, copyLine: boolean): this {
+    this.source = other.source;
+    this.timeSec = other.timeSec;
+    this.timeNsec = other.timeNsec;
+    if (copyLine) this.setLine(Buffer.from(other.buf.subarray(other.lineStart, other.lineEnd)));
+    else {
+      this.buf = other.buf;
+      this.lineStart = other.lineStart;
+      this.lineEnd = other.lineEnd;
+    }
+    this.partial = other.partial;
+    this.partialLast = other.partialLast;
+    this.partialId = other.partialId;
+    this.partialOrdinal = other.partialOrdinal;
+    this.fields = other.fields === null ? null : { ...other.fields };
+    this.severity = other.severity;
+    return this;
+  }
+
+  /** The line as text (allocates; for filters, which need strings for regexes). */
+  text(): string {
+    return this.buf.toString('utf8', this.lineStart, this.lineEnd);
+  }
 
   /** A view of the line (allocates; the hot path uses buf/lineStart/lineEnd). */
   get line(): Buffer {
@@ -201,6 +250,8 @@ export function decodeLogEntry(buf: Buffer, start: number, end: number, into: Lo
   into.partialLast = partialLast;
   into.partialId = partialId;
   into.partialOrdinal = partialOrdinal;
+  into.fields = null;
+  into.severity = -1;
   return into;
 }
 
