@@ -11,9 +11,17 @@
  * partial_id, partial_ordinal, partial_last (which replace extras of the same name). Go's map order
  * is random; here it is fixed. `log` is a str holding the line's raw bytes, never re-encoded.
  * option: `80` ({}) or, with request-ack, {"chunk": base64(8-byte LE seconds + 8 random bytes)}.
+ *
+ * Filter fields (entry.fields, off the fast path) are record keys after Docker's, in the fields
+ * object's order, with msgpack types: str, int (msgp's smallest signed form) for safe integers,
+ * float64 (cb) for other numbers, true/false (c3/c2). A field named like one of Docker's keys
+ * (log, source, container_id, container_name, an extra attribute, a partial_* key) replaces it:
+ * that key is left out where it would have been, so no key appears twice and the map header
+ * counts what is written. An empty key is skipped. entry.severity has no place in Docker's record
+ * and is not sent (a parse filter keeps the `level` field itself).
  */
 import { randomFillSync } from 'node:crypto';
-import type { LogEntry } from '../../docker/log-entry.js';
+import type { FieldValue, LogEntry } from '../../docker/log-entry.js';
 import { copySmall } from '../util/json-bytes.js';
 
 export interface FluentdEncoderConfig {
@@ -153,12 +161,21 @@ const OPTION_CHUNK_PREFIX = Buffer.from([0x81, 0xa5, 0x63, 0x68, 0x75, 0x6e, 0x6
 
 const PARTIAL_KEYS = ['partial_message', 'partial_id', 'partial_ordinal', 'partial_last'];
 
+/** The partial keys written per entry (partial_message is in the fixed part). */
+const PARTIAL_DYNAMIC_KEYS = ['partial_id', 'partial_ordinal', 'partial_last'];
+
 /** The per-container constant part of the record, for whole lines or for partial pieces. */
 interface RecordShape {
   /** Map header and the fixed key/value pairs. */
   fixed: Buffer;
   sourceDynamic: boolean;
   logDynamic: boolean;
+  /** The fixed pairs one by one (key, then key and value encoded), for entries with fields. */
+  pairs: Array<{ key: string; bytes: Buffer }>;
+  /** `fixed` without its map header, the number of keys it is for, and all of those keys. */
+  body: Buffer;
+  count: number;
+  keys: Set<string>;
 }
 
 function shape(cfg: FluentdEncoderConfig, partial: boolean): RecordShape {
@@ -178,13 +195,99 @@ function shape(cfg: FluentdEncoderConfig, partial: boolean): RecordShape {
   const count = fixed.size + (sourceDynamic ? 1 : 0) + (logDynamic ? 1 : 0) + (partial ? 3 : 0);
   const head = Buffer.alloc(5);
   const parts: Buffer[] = [head.subarray(0, writeMapHeader(head, 0, count))];
-  for (const [k, v] of fixed) parts.push(str(k), str(v));
+  const pairs: Array<{ key: string; bytes: Buffer }> = [];
+  for (const [k, v] of fixed) {
+    parts.push(str(k), str(v));
+    pairs.push({ key: k, bytes: Buffer.concat([str(k), str(v)]) });
+  }
   // The source key goes with the fixed part (one copy less per event); its value follows.
   if (sourceDynamic) parts.push(KEY_SOURCE);
-  return { fixed: Buffer.concat(parts), sourceDynamic, logDynamic };
+  const keys = new Set(fixed.keys());
+  if (sourceDynamic) keys.add('source');
+  if (logDynamic) keys.add('log');
+  if (partial) for (const k of PARTIAL_DYNAMIC_KEYS) keys.add(k);
+  return { fixed: Buffer.concat(parts), sourceDynamic, logDynamic, pairs, body: Buffer.concat(parts.slice(1)), count, keys };
 }
 
 const RANDOM_POOL_BYTES = 8 * 1024;
+
+/** Field keys kept as encoded str. */
+const KEY_CACHE_MAX = 4096;
+
+/** Whether a filter field replaces Docker's key `key`. */
+function replaced(fields: Record<string, FieldValue>, key: string): boolean {
+  return key !== '' && Object.hasOwn(fields, key);
+}
+
+/** The value of the `source` key (the key itself is part of the fixed bytes). */
+function writeSource(entry: LogEntry, out: Buffer, pos: number): number {
+  if (entry.source === 'stdout') return copySmall(VAL_STDOUT, out, pos);
+  if (entry.source === 'stderr') return copySmall(VAL_STDERR, out, pos);
+  const len = Buffer.byteLength(entry.source);
+  pos = writeStrHeader(out, pos, len);
+  return pos + out.write(entry.source, pos, 'utf8');
+}
+
+/** `log` and the line's raw bytes. */
+function writeLog(entry: LogEntry, out: Buffer, pos: number): number {
+  out[pos++] = 0xa3;
+  out[pos++] = 0x6c;
+  out[pos++] = 0x6f;
+  out[pos++] = 0x67;
+  const len = entry.lineEnd - entry.lineStart;
+  pos = writeStrHeader(out, pos, len);
+  if (len > 64) pos += entry.buf.copy(out, pos, entry.lineStart, entry.lineEnd);
+  else for (let i = entry.lineStart; i < entry.lineEnd; i++) out[pos++] = entry.buf[i];
+  return pos;
+}
+
+/** partial_id, partial_ordinal, partial_last, minus those a filter field replaces. */
+function writePartial(entry: LogEntry, out: Buffer, pos: number, fields: Record<string, FieldValue> | null): number {
+  if (fields === null || !replaced(fields, 'partial_id')) {
+    pos = copySmall(KEY_PARTIAL_ID, out, pos);
+    // The id came off the wire as latin1; write it back byte for byte.
+    pos = writeStrHeader(out, pos, entry.partialId.length);
+    pos += out.write(entry.partialId, pos, 'latin1');
+  }
+  if (fields === null || !replaced(fields, 'partial_ordinal')) {
+    pos = copySmall(KEY_PARTIAL_ORDINAL, out, pos);
+    const ord = String(entry.partialOrdinal);
+    out[pos++] = 0xa0 | ord.length;
+    pos += out.write(ord, pos, 'latin1');
+  }
+  if (fields === null || !replaced(fields, 'partial_last')) {
+    pos = copySmall(KEY_PARTIAL_LAST, out, pos);
+    pos = copySmall(entry.partialLast ? VAL_TRUE : VAL_FALSE, out, pos);
+  }
+  return pos;
+}
+
+/** A filter field's value: str, int (smallest signed form), float64 or bool. */
+function writeFieldValue(out: Buffer, pos: number, v: FieldValue): number {
+  if (typeof v === 'string') {
+    const n = v.length;
+    if (n <= 48) {
+      // Short ASCII (the usual value) by hand: a native call costs more than the loop.
+      let i = 0;
+      while (i < n && v.charCodeAt(i) < 0x80) i++;
+      if (i === n) {
+        pos = writeStrHeader(out, pos, n);
+        for (let k = 0; k < n; k++) out[pos + k] = v.charCodeAt(k);
+        return pos + n;
+      }
+    }
+    pos = writeStrHeader(out, pos, Buffer.byteLength(v));
+    return pos + out.write(v, pos, 'utf8');
+  }
+  if (typeof v === 'number') {
+    if (Number.isSafeInteger(v)) return writeInt64(out, pos, v);
+    out[pos++] = 0xcb;
+    out.writeDoubleBE(v, pos);
+    return pos + 8;
+  }
+  out[pos++] = v ? 0xc3 : 0xc2;
+  return pos;
+}
 
 
 export class FluentdEncoder {
@@ -195,6 +298,7 @@ export class FluentdEncoder {
   private readonly subSecond: boolean;
   private readonly requestAck: boolean;
   private readonly chunkScratch = Buffer.alloc(16);
+  private readonly keys = new Map<string, Buffer>();
   private randomPool = Buffer.alloc(0);
   private randomPos = 0;
   /** Replaceable in tests: fills 8 bytes of random for a chunk id. */
@@ -211,7 +315,16 @@ export class FluentdEncoder {
 
   /** An upper bound on encode's output for this entry. */
   maxLength(entry: LogEntry): number {
-    return this.fixedMax + (entry.lineEnd - entry.lineStart) + entry.partialId.length * 3 + entry.source.length * 3;
+    const n = this.fixedMax + (entry.lineEnd - entry.lineStart) + entry.partialId.length * 3 + entry.source.length * 3;
+    if (entry.fields === null) return n;
+    let f = 0;
+    const fields = entry.fields;
+    // str headers (5 at most) and UTF-8 (3 bytes per UTF-16 unit at most); numbers 9 bytes
+    for (const k of Object.keys(fields)) {
+      const v = fields[k];
+      f += 5 + k.length * 3 + (typeof v === 'string' ? 5 + v.length * 3 : 9);
+    }
+    return n + f;
   }
 
   /** Encodes one event into out at pos (room for maxLength bytes); returns the end. */
@@ -229,37 +342,30 @@ export class FluentdEncoder {
     }
     // record
     const s = entry.partial ? this.partial : this.whole;
-    pos = copySmall(s.fixed, out, pos);
-    if (s.sourceDynamic) {
-      if (entry.source === 'stdout') pos = copySmall(VAL_STDOUT, out, pos);
-      else if (entry.source === 'stderr') pos = copySmall(VAL_STDERR, out, pos);
-      else {
-        const len = Buffer.byteLength(entry.source);
-        pos = writeStrHeader(out, pos, len);
-        pos += out.write(entry.source, pos, 'utf8');
+    if (entry.fields !== null) {
+      pos = this.writeRecordWithFields(entry, entry.fields, s, out, pos);
+    } else {
+      pos = copySmall(s.fixed, out, pos);
+      if (s.sourceDynamic) {
+        if (entry.source === 'stdout') pos = copySmall(VAL_STDOUT, out, pos);
+        else if (entry.source === 'stderr') pos = copySmall(VAL_STDERR, out, pos);
+        else {
+          const len = Buffer.byteLength(entry.source);
+          pos = writeStrHeader(out, pos, len);
+          pos += out.write(entry.source, pos, 'utf8');
+        }
       }
-    }
-    if (s.logDynamic) {
-      out[pos++] = 0xa3;
-      out[pos++] = 0x6c;
-      out[pos++] = 0x6f;
-      out[pos++] = 0x67;
-      const len = entry.lineEnd - entry.lineStart;
-      pos = writeStrHeader(out, pos, len);
-      if (len > 64) pos += entry.buf.copy(out, pos, entry.lineStart, entry.lineEnd);
-      else for (let i = entry.lineStart; i < entry.lineEnd; i++) out[pos++] = entry.buf[i];
-    }
-    if (entry.partial) {
-      pos = copySmall(KEY_PARTIAL_ID, out, pos);
-      // The id came off the wire as latin1; write it back byte for byte.
-      pos = writeStrHeader(out, pos, entry.partialId.length);
-      pos += out.write(entry.partialId, pos, 'latin1');
-      pos = copySmall(KEY_PARTIAL_ORDINAL, out, pos);
-      const ord = String(entry.partialOrdinal);
-      out[pos++] = 0xa0 | ord.length;
-      pos += out.write(ord, pos, 'latin1');
-      pos = copySmall(KEY_PARTIAL_LAST, out, pos);
-      pos = copySmall(entry.partialLast ? VAL_TRUE : VAL_FALSE, out, pos);
+      if (s.logDynamic) {
+        out[pos++] = 0xa3;
+        out[pos++] = 0x6c;
+        out[pos++] = 0x6f;
+        out[pos++] = 0x67;
+        const len = entry.lineEnd - entry.lineStart;
+        pos = writeStrHeader(out, pos, len);
+        if (len > 64) pos += entry.buf.copy(out, pos, entry.lineStart, entry.lineEnd);
+        else for (let i = entry.lineStart; i < entry.lineEnd; i++) out[pos++] = entry.buf[i];
+      }
+      if (entry.partial) pos = writePartial(entry, out, pos, null);
     }
     // option
     if (!this.requestAck) {
@@ -274,6 +380,62 @@ export class FluentdEncoder {
     c.writeInt32LE(hi, 4);
     this.random(c, 8);
     return writeBase64Of16(c, out, pos);
+  }
+
+  /** The record of an entry with filter fields: Docker's keys minus those the fields replace, then the fields. */
+  private writeRecordWithFields(entry: LogEntry, fields: Record<string, FieldValue>, s: RecordShape, out: Buffer, pos: number): number {
+    const keys = Object.keys(fields);
+    let count = 0;
+    let clash = false;
+    for (const k of keys) {
+      if (k === '') continue;
+      count++;
+      if (s.keys.has(k)) clash = true;
+    }
+    if (!clash) {
+      // The usual case: Docker's record as is, with a larger count, then the fields.
+      pos = writeMapHeader(out, pos, s.count + count);
+      pos = copySmall(s.body, out, pos);
+      if (s.sourceDynamic) pos = writeSource(entry, out, pos);
+      if (s.logDynamic) pos = writeLog(entry, out, pos);
+      if (entry.partial) pos = writePartial(entry, out, pos, null);
+      return this.writeFields(keys, fields, out, pos);
+    }
+    for (const p of s.pairs) if (!replaced(fields, p.key)) count++;
+    const source = s.sourceDynamic && !replaced(fields, 'source');
+    const log = s.logDynamic && !replaced(fields, 'log');
+    if (source) count++;
+    if (log) count++;
+    if (entry.partial) for (const k of PARTIAL_DYNAMIC_KEYS) if (!replaced(fields, k)) count++;
+    pos = writeMapHeader(out, pos, count);
+    for (const p of s.pairs) if (!replaced(fields, p.key)) pos = copySmall(p.bytes, out, pos);
+    if (source) {
+      pos = copySmall(KEY_SOURCE, out, pos);
+      pos = writeSource(entry, out, pos);
+    }
+    if (log) pos = writeLog(entry, out, pos);
+    if (entry.partial) pos = writePartial(entry, out, pos, fields);
+    return this.writeFields(keys, fields, out, pos);
+  }
+
+  private writeFields(keys: string[], fields: Record<string, FieldValue>, out: Buffer, pos: number): number {
+    for (const k of keys) {
+      if (k === '') continue;
+      pos = copySmall(this.keyBytes(k), out, pos);
+      pos = writeFieldValue(out, pos, fields[k]);
+    }
+    return pos;
+  }
+
+  /** A field key as a msgpack str, cached: filters use a handful of keys. */
+  private keyBytes(key: string): Buffer {
+    let b = this.keys.get(key);
+    if (b === undefined) {
+      if (this.keys.size >= KEY_CACHE_MAX) this.keys.clear();
+      b = str(key);
+      this.keys.set(key, b);
+    }
+    return b;
   }
 
   private poolRandom(into: Buffer, offset: number): void {

@@ -1,18 +1,89 @@
-import type { LogEntry } from '../../docker/log-entry.js';
+import type { FieldValue, LogEntry } from '../../docker/log-entry.js';
 import { formatSecondsUtc, TimestampWriter, writeFraction } from '../../docker/timestamp.js';
+import { goJsonString, writeGoJsonString } from '../util/go-json.js';
 import { copySmall, maxJsonEscapedLength } from '../util/json-bytes.js';
 import { writeLogString } from './escape.js';
+
+/** ASCII that Go's encoding/json writes as is: the fast check before goJsonString. */
+const JSON_NEEDS_ESCAPE = /[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]/;
+
+/** goJsonString without the Buffer round trip for plain ASCII. */
+function jsonString(s: string): string {
+  return JSON_NEEDS_ESCAPE.test(s) ? goJsonString(s) : '"' + s + '"';
+}
+
+/** Go's order for map keys: by UTF-8 bytes (UTF-16 order differs only once surrogates are involved). */
+export function compareGoKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 || y >= 0xd800) return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Sorts keys[0, n) with compareGoKeys (insertion sort while short). */
+function sortGoKeys(keys: string[], n: number): void {
+  if (n > 32) {
+    const sorted = keys.slice(0, n).sort(compareGoKeys);
+    for (let i = 0; i < n; i++) keys[i] = sorted[i];
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const k = keys[i];
+    let j = i;
+    while (j > 0 && compareGoKeys(keys[j - 1], k) > 0) {
+      keys[j] = keys[j - 1];
+      j--;
+    }
+    keys[j] = k;
+  }
+}
+
+/** A JS string as the inside of a Go JSON string: short plain ASCII by hand, the rest via bytes. */
+function writeGoJsonText(out: Buffer, pos: number, s: string): number {
+  if (JSON_NEEDS_ESCAPE.test(s)) {
+    const src = Buffer.from(s, 'utf8');
+    return writeGoJsonString(out, pos, src, 0, src.length);
+  }
+  const n = s.length;
+  if (n > 48) return pos + out.write(s, pos, 'latin1');
+  for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
+  return pos + n;
+}
+
+const STREAM_STDOUT = Buffer.from('","stream":"stdout"');
+const STREAM_STDERR = Buffer.from('","stream":"stderr"');
+const ATTRS_OPEN = Buffer.from(',"attrs":{');
+const TIME_KEY = Buffer.from(',"time":"');
+/** Field keys kept encoded. */
+const KEY_CACHE_MAX = 4096;
 
 /**
  * Encodes entries exactly as moby's json-file driver (jsonfilelog.go marshalMessage +
  * jsonlog.JSONLogs.MarshalJSONBuf): `{"log":…,"stream":…,"attrs":…,"time":…}\n`.
  * Everything after the log string is constant per stream and precomputed.
+ *
+ * Filter fields (entry.fields, off the fast path) go into `attrs` with the static attributes
+ * (labels, env, tag): values as strings (numbers as JS prints them, booleans "true"/"false"), a
+ * field replacing a static attribute of the same name, keys sorted by bytes as Go marshals a map,
+ * Go's escaping; an empty key is skipped, and with nothing left `attrs` is omitted as Docker omits
+ * an empty one. entry.severity has no place in the record and is not written.
  */
 export class JsonFileEncoder {
   private readonly timestamps = new TimestampWriter();
   private readonly stdoutMiddle: Buffer;
   private readonly stderrMiddle: Buffer;
   private readonly attrsJson: string | null;
+  /** The static attributes in Go's order, and each as `"key":"value"`, for entries with filter fields. */
+  private readonly staticKeys: string[] = [];
+  private readonly staticPairs: Buffer[] = [];
+  /** Filter field keys as `"key":`, cached: filters use a handful of keys. */
+  private readonly keyPrefixes = new Map<string, Buffer>();
+  private readonly scratchKeys: string[] = [];
   /** Per stream: middle + the date part of the time, rebuilt when the second changes. */
   private stdoutTail: Buffer = Buffer.alloc(0);
   private stderrTail: Buffer = Buffer.alloc(0);
@@ -22,6 +93,11 @@ export class JsonFileEncoder {
   /** @param attrsJson the precomputed `attrs` object (Go json.Marshal output), or null for none. */
   constructor(attrsJson: string | null) {
     this.attrsJson = attrsJson;
+    if (attrsJson !== null) {
+      const attrs = JSON.parse(attrsJson) as Record<string, unknown>;
+      this.staticKeys = Object.keys(attrs).sort(compareGoKeys);
+      this.staticPairs = this.staticKeys.map((k) => Buffer.from(`${jsonString(k)}:${jsonString(String(attrs[k]))}`));
+    }
     this.stdoutMiddle = this.middleFor('stdout');
     this.stderrMiddle = this.middleFor('stderr');
   }
@@ -37,7 +113,16 @@ export class JsonFileEncoder {
 
   /** An upper bound on the encoded size of an entry. */
   static maxEncodedLength(entry: LogEntry, attrsLength: number): number {
-    return maxJsonEscapedLength(entry.lineEnd - entry.lineStart) + 2 + 64 + attrsLength + 40 + entry.source.length * 6;
+    const n = maxJsonEscapedLength(entry.lineEnd - entry.lineStart) + 2 + 64 + attrsLength + 40 + entry.source.length * 6;
+    if (entry.fields === null) return n;
+    // `,"attrs":{}`, then `,"key":"value"` each, escapes at worst (6 bytes per UTF-16 unit)
+    let f = 12;
+    const fields = entry.fields;
+    for (const k of Object.keys(fields)) {
+      const v = fields[k];
+      f += 6 + maxJsonEscapedLength(k.length) + (typeof v === 'string' ? maxJsonEscapedLength(v.length) : 32);
+    }
+    return n + f;
   }
 
   get attrsLength(): number {
@@ -69,6 +154,15 @@ export class JsonFileEncoder {
       }
     }
     const src = entry.source;
+    if (entry.fields !== null) {
+      if (src === 'stdout' || src === 'stderr') pos = copySmall(src === 'stdout' ? STREAM_STDOUT : STREAM_STDERR, out, pos);
+      else pos = this.writeStream(out, pos, src);
+      pos = this.writeAttrsWithFields(entry.fields, out, pos);
+      pos = copySmall(TIME_KEY, out, pos);
+      if (noLogKey) pos = this.fixupNoLog(out, start, pos);
+      pos = this.timestamps.write(out, pos, entry.timeSec, entry.timeNsec);
+      return copySmall(JsonFileEncoder.TIME_END, out, pos - 1);
+    }
     if (src === 'stdout' || src === 'stderr') {
       // One copy for everything from the log value's closing quote to the time's seconds.
       if (entry.timeSec !== this.tailSec) this.rebuildTails(entry.timeSec);
@@ -83,7 +177,7 @@ export class JsonFileEncoder {
       out[pos + 3] = 0x0a;
       return pos + 4;
     }
-    pos = this.writeOtherMiddle(out, pos, src);
+    pos = this.writeOtherMiddle(out, pos, src, this.attrsJson);
     if (noLogKey) pos = this.fixupNoLog(out, start, pos);
     pos = this.timestamps.write(out, pos, entry.timeSec, entry.timeNsec);
     return copySmall(JsonFileEncoder.TIME_END, out, pos - 1);
@@ -96,7 +190,58 @@ export class JsonFileEncoder {
     this.tailSec = sec;
   }
 
-  private writeOtherMiddle(out: Buffer, pos: number, src: string): number {
+  /**
+   * `,"attrs":{…}` with the filter fields merged into the static attributes (a merge of two sorted
+   * lists; a field replaces the static attribute of its name), or nothing when it would be empty.
+   */
+  private writeAttrsWithFields(fields: Record<string, FieldValue>, out: Buffer, pos: number): number {
+    const keys = this.scratchKeys;
+    let n = 0;
+    for (const k of Object.keys(fields)) if (k !== '') keys[n++] = k;
+    sortGoKeys(keys, n);
+    const staticKeys = this.staticKeys;
+    const ns = staticKeys.length;
+    if (n + ns === 0) return pos;
+    pos = copySmall(ATTRS_OPEN, out, pos);
+    let first = true;
+    let i = 0;
+    let j = 0;
+    while (i < ns || j < n) {
+      if (i < ns && (j === n || compareGoKeys(staticKeys[i], keys[j]) < 0)) {
+        if (!first) out[pos++] = 0x2c;
+        first = false;
+        pos = copySmall(this.staticPairs[i], out, pos);
+        i++;
+        continue;
+      }
+      // A static attribute of the field's name is replaced by it.
+      if (i < ns && staticKeys[i] === keys[j]) i++;
+      if (!first) out[pos++] = 0x2c;
+      first = false;
+      const v = fields[keys[j]];
+      pos = copySmall(this.keyPrefix(keys[j]), out, pos);
+      out[pos++] = 0x22;
+      pos = writeGoJsonText(out, pos, typeof v === 'string' ? v : String(v));
+      out[pos++] = 0x22;
+      j++;
+    }
+    out[pos++] = 0x7d; // }
+    keys.fill('', 0, n);
+    return pos;
+  }
+
+  private keyPrefix(key: string): Buffer {
+    let b = this.keyPrefixes.get(key);
+    if (b === undefined) {
+      if (this.keyPrefixes.size >= KEY_CACHE_MAX) this.keyPrefixes.clear();
+      b = Buffer.from(jsonString(key) + ':');
+      this.keyPrefixes.set(key, b);
+    }
+    return b;
+  }
+
+  /** `"` ending the log value and `,"stream":"<src>"` for a source other than stdout / stderr. */
+  private writeStream(out: Buffer, pos: number, src: string): number {
     const srcBuf = Buffer.from(src);
     out[pos++] = 0x22;
     if (src !== '') {
@@ -104,7 +249,12 @@ export class JsonFileEncoder {
       pos = writeLogString(out, pos, srcBuf, 0, srcBuf.length);
       out[pos++] = 0x22;
     }
-    if (this.attrsJson !== null) pos += out.write(',"attrs":' + this.attrsJson, pos);
+    return pos;
+  }
+
+  private writeOtherMiddle(out: Buffer, pos: number, src: string, attrsJson: string | null): number {
+    pos = this.writeStream(out, pos, src);
+    if (attrsJson !== null) pos += out.write(',"attrs":' + attrsJson, pos);
     pos += out.write(',"time":"', pos, 'latin1');
     return pos;
   }
