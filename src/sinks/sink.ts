@@ -1,6 +1,7 @@
 import type { ContainerInfo } from '../docker/container-info.js';
 import type { LogEntry } from '../docker/log-entry.js';
 import type { Logger } from '../log.js';
+import type { FullQueuePolicy } from './util/bounded-queue.js';
 
 /**
  * What every sink implements. The hot path calls `write` once per entry with no I/O (encode into
@@ -33,6 +34,19 @@ export interface SinkContext {
   /** The container's log-opts, as the daemon sent them. */
   options: Record<string, string>;
   logger: Logger;
+  /** The bound of the sink's queue and what goes when it is full (the container logger does the blocking for `block`). */
+  queue?: SinkQueueOptions;
+}
+
+export interface SinkQueueOptions {
+  maxBytes: number;
+  policy: 'block' | 'drop-newest' | 'drop-oldest';
+}
+
+/** The queue a network sink keeps: with `block` it still drops (newest) once the hold-back limit is over. */
+export function sinkQueue(ctx: SinkContext): { queueBytes?: number; queuePolicy: FullQueuePolicy } {
+  if (ctx.queue === undefined) return { queuePolicy: 'drop-newest' };
+  return { queueBytes: ctx.queue.maxBytes, queuePolicy: ctx.queue.policy === 'drop-oldest' ? 'drop-oldest' : 'drop-newest' };
 }
 
 /**

@@ -13,9 +13,9 @@ import { extraAttributes } from '../../docker/extra-attributes.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
-import { BoundedQueue } from '../util/bounded-queue.js';
+import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
 import { Slab } from '../util/slab.js';
-import type { Sink, SinkContext, SinkFactory } from '../sink.js';
+import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
 import { CHUNK_ID_LENGTH, FluentdEncoder } from './encoder.js';
 import { FLUENTD_OPTION_NAMES, type FluentdConfig, parseFluentdOptions } from './options.js';
 
@@ -35,6 +35,7 @@ const ERROR_LOG_INTERVAL_MS = 1_000;
 
 export interface FluentdSinkTuning {
   queueBytes?: number;
+  queuePolicy?: FullQueuePolicy;
   ackTimeoutMs?: number;
   closeDeadlineMs?: number;
 }
@@ -100,7 +101,7 @@ export class FluentdSink implements Sink {
     tuning: FluentdSinkTuning = {},
   ) {
     this.encoder = encoder;
-    this.queue = new BoundedQueue(tuning.queueBytes ?? DEFAULT_QUEUE_BYTES, 'drop-newest');
+    this.queue = new BoundedQueue(tuning.queueBytes ?? DEFAULT_QUEUE_BYTES, tuning.queuePolicy ?? 'drop-newest');
     this.ackTimeoutMs = tuning.ackTimeoutMs ?? 15_000;
     this.closeDeadlineMs = tuning.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     this.backoffMs = config.retryWaitMs;
@@ -424,6 +425,7 @@ export class FluentdSink implements Sink {
 
   stats(): Record<string, number> {
     return {
+      up: this.state === 'connected' ? 1 : 0,
       sent: this.sent,
       sentBytes: this.sentBytes,
       acked: this.acked,
@@ -578,7 +580,7 @@ export const fluentdSinkFactory: SinkFactory = {
   },
   async create(ctx: SinkContext): Promise<Sink> {
     const { config, encoder } = prepare(ctx);
-    const sink = new FluentdSink(config, encoder, ctx.info.ContainerID, ctx.logger);
+    const sink = new FluentdSink(config, encoder, ctx.info.ContainerID, ctx.logger, sinkQueue(ctx));
     sink.start();
     return sink;
   },

@@ -1,6 +1,6 @@
 import { LogOptionError } from '../../config/log-opts.js';
 import { TagTemplateError } from '../../docker/tag-template.js';
-import type { Sink, SinkContext, SinkFactory } from '../sink.js';
+import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
 import { GelfEncoder, gelfExtraFields } from './encoder.js';
 import { GELF_OPTION_NAMES, parseGelfOptions } from './options.js';
 import { TcpGelfSink } from './tcp-sink.js';
@@ -40,6 +40,7 @@ export const gelfSinkFactory: SinkFactory = {
       options,
       logger: ctx.logger,
       encoder: GelfEncoder.forContainer(ctx.info, ctx.options, options.protocol === 'udp' ? undefined : NUL),
+      ...sinkQueue(ctx),
     };
     const sink = options.protocol === 'udp' ? new UdpGelfSink(deps) : new TcpGelfSink(deps);
     sink.start();

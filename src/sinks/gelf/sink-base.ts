@@ -2,7 +2,7 @@ import type { ContainerInfo } from '../../docker/container-info.js';
 import type { LogEntry } from '../../docker/log-entry.js';
 import type { Logger } from '../../log.js';
 import type { Sink } from '../sink.js';
-import { BoundedQueue } from '../util/bounded-queue.js';
+import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
 import { Slab } from '../util/slab.js';
 import type { CompressPool } from './compress-pool.js';
 import type { GelfEncoder } from './encoder.js';
@@ -19,6 +19,7 @@ export interface GelfSinkDeps {
   encoder: GelfEncoder;
   logger: Logger;
   queueBytes?: number;
+  queuePolicy?: FullQueuePolicy;
   closeDeadlineMs?: number;
   /** Where UDP compression runs: by default the shared worker pool; null compresses inline. */
   compressPool?: CompressPool | null;
@@ -60,7 +61,7 @@ export abstract class GelfSinkBase implements Sink {
     this.encoder = deps.encoder;
     this.logger = deps.logger;
     this.containerId = deps.info.ContainerID;
-    this.queue = new BoundedQueue(deps.queueBytes ?? DEFAULT_QUEUE_BYTES, 'drop-newest');
+    this.queue = new BoundedQueue(deps.queueBytes ?? DEFAULT_QUEUE_BYTES, deps.queuePolicy ?? 'drop-newest');
     this.closeDeadlineMs = deps.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     const h = deps.options.host.includes(':') ? `[${deps.options.host}]` : deps.options.host;
     this.address = `${deps.options.protocol}://${h}:${deps.options.port}`;

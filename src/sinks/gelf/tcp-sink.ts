@@ -185,6 +185,7 @@ export class TcpGelfSink extends GelfSinkBase {
   stats(): Record<string, number> {
     return {
       ...this.baseStats(),
+      up: this.connected ? 1 : 0,
       dropped: this.queue.droppedMessages + this.droppedAtClose + this.droppedAfterClose + this.droppedAfterRetries,
       droppedAfterRetries: this.droppedAfterRetries,
       connects: this.connects,

@@ -4,9 +4,9 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
-import { BoundedQueue } from '../util/bounded-queue.js';
+import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
 import { Slab } from '../util/slab.js';
-import type { Sink, SinkContext, SinkFactory } from '../sink.js';
+import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
 import { JournaldEncoder, containerVars } from './encoder.js';
 import { EAGAIN, sendViaFd } from './fd-pass.js';
 
@@ -46,6 +46,7 @@ export interface JournaldSinkOptions {
   containerId: string;
   logger: Logger;
   maxQueueBytes?: number;
+  queuePolicy?: FullQueuePolicy;
   closeDeadlineMs?: number;
   /** Where oversized entries are staged (go-systemd: /dev/shm). */
   shmDir?: string;
@@ -117,7 +118,7 @@ export class JournaldSink implements Sink {
     this.socketPath = options.socketPath;
     this.logger = options.logger;
     this.container = options.containerId.slice(0, 12);
-    this.queue = new BoundedQueue(options.maxQueueBytes ?? DEFAULT_QUEUE_BYTES, 'drop-newest');
+    this.queue = new BoundedQueue(options.maxQueueBytes ?? DEFAULT_QUEUE_BYTES, options.queuePolicy ?? 'drop-newest');
     this.closeDeadlineMs = options.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     this.shmDir = options.shmDir ?? '/dev/shm';
     this.maxDatagram = options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES;
@@ -413,6 +414,7 @@ export const journaldSinkFactory: SinkFactory = {
   },
   async create(ctx: SinkContext): Promise<Sink> {
     const encoder = new JournaldEncoder(containerFields(ctx));
-    return new JournaldSink(encoder, { socketPath: journalSocketPath(), containerId: ctx.info.ContainerID, logger: ctx.logger });
+    const { queueBytes, queuePolicy } = sinkQueue(ctx);
+    return new JournaldSink(encoder, { socketPath: journalSocketPath(), containerId: ctx.info.ContainerID, logger: ctx.logger, maxQueueBytes: queueBytes, queuePolicy });
   },
 };

@@ -17,9 +17,9 @@ import type { ContainerInfo } from '../../docker/container-info.js';
 import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import type { Logger } from '../../log.js';
-import { BoundedQueue } from '../util/bounded-queue.js';
+import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
 import { Slab } from '../util/slab.js';
-import type { Sink, SinkContext, SinkFactory } from '../sink.js';
+import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
 import { SyslogEncoder } from './format.js';
 import { SYSLOG_OPTION_NAMES, isIpAddress, parseSyslogOptions, type SyslogOptions } from './options.js';
 
@@ -55,6 +55,7 @@ type State = 'connecting' | 'connected' | 'waiting' | 'closed';
 
 export interface SyslogSinkSettings {
   queueBytes?: number;
+  queuePolicy?: FullQueuePolicy;
   closeDeadlineMs?: number;
   /** For tests: where the local syslog socket is looked for. */
   localPaths?: readonly string[];
@@ -113,7 +114,7 @@ export class SyslogSink implements Sink {
     private readonly logger: Logger,
     settings: SyslogSinkSettings = {},
   ) {
-    this.queue = new BoundedQueue(settings.queueBytes ?? QUEUE_BYTES, 'drop-newest');
+    this.queue = new BoundedQueue(settings.queueBytes ?? QUEUE_BYTES, settings.queuePolicy ?? 'drop-newest');
     this.closeDeadlineMs = settings.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     this.localPaths = settings.localPaths ?? LOCAL_SYSLOG_PATHS;
     this.container = info.ContainerID.slice(0, 12);
@@ -150,8 +151,10 @@ export class SyslogSink implements Sink {
     }
     const now = Date.now();
     const subMs = this.micro ? Math.floor((performance.now() % 1) * 1000) : 0;
-    const start = this.slab.reserve(this.encoder.maxLength(entry.lineEnd - entry.lineStart, now));
-    const end = this.encoder.encodeInto(this.slab.buf, start, entry.buf, entry.lineStart, entry.lineEnd, entry.source === 'stderr', now, subMs);
+    // Filters' severity and fields (format.ts: PRI and, for rfc5424, STRUCTURED-DATA).
+    const fields = entry.fields;
+    const start = this.slab.reserve(this.encoder.maxLength(entry.lineEnd - entry.lineStart, now, fields));
+    const end = this.encoder.encodeInto(this.slab.buf, start, entry.buf, entry.lineStart, entry.lineEnd, entry.source === 'stderr', now, subMs, entry.severity, fields);
     // A dropped message's bytes are reused by the next one.
     if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
   }
@@ -162,6 +165,7 @@ export class SyslogSink implements Sink {
 
   stats(): Record<string, number> {
     return {
+      up: this.state === 'connected' ? 1 : 0,
       sent: this.sent,
       sentBytes: this.sentBytes,
       dropped: this.queue.droppedMessages + this.lostInFlight + this.droppedAtClose,
@@ -555,7 +559,7 @@ export const syslogSinkFactory: SinkFactory = {
     // labels, labels-regex, env and env-regex are accepted and unused, as by Docker's driver.
   },
   async create(ctx: SinkContext): Promise<Sink> {
-    const sink = new SyslogSink(parseSyslogOptions(ctx.options), syslogTag(ctx), ctx.info, ctx.logger);
+    const sink = new SyslogSink(parseSyslogOptions(ctx.options), syslogTag(ctx), ctx.info, ctx.logger, sinkQueue(ctx));
     sink.start();
     return sink;
   },

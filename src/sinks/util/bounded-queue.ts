@@ -21,7 +21,11 @@ export class BoundedQueue {
     return this.items.length - this.head;
   }
 
-  /** Adds a message; returns false when it (or an older one, for drop-oldest) was dropped. */
+  /**
+   * Adds a message; returns whether it was queued (false: dropped, drop-newest). With drop-oldest
+   * it is always queued, older ones making room: callers that encode into a shared slab keep
+   * the bytes exactly when this returns true.
+   */
   push(message: Buffer): boolean {
     if (this.bytes + message.length > this.maxBytes && this.length > 0) {
       if (this.policy === 'drop-newest') {
@@ -36,7 +40,7 @@ export class BoundedQueue {
       }
       this.items.push(message);
       this.bytes += message.length;
-      return false;
+      return true;
     }
     this.items.push(message);
     this.bytes += message.length;
