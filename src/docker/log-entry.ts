@@ -40,8 +40,12 @@ export class LogEntry {
    */
   severity = -1;
 
+  /** The line decoded once for all filters that need text; reset whenever the line changes. */
+  private textCache: string | null = null;
+
   /** Replaces the line with other bytes (filters never write into `buf`: it is the read chunk). */
   setLine(line: Buffer): void {
+    this.textCache = null;
     this.buf = line;
     this.lineStart = 0;
     this.lineEnd = line.length;
@@ -61,6 +65,7 @@ export class LogEntry {
       this.buf = other.buf;
       this.lineStart = other.lineStart;
       this.lineEnd = other.lineEnd;
+      this.textCache = other.textCache;
     }
     this.partial = other.partial;
     this.partialLast = other.partialLast;
@@ -73,7 +78,12 @@ export class LogEntry {
 
   /** The line as text (allocates; for filters, which need strings for regexes). */
   text(): string {
-    return this.buf.toString('utf8', this.lineStart, this.lineEnd);
+    return (this.textCache ??= this.buf.toString('utf8', this.lineStart, this.lineEnd));
+  }
+
+  /** Forgets the decoded text (the decoder reuses this object for the next line). */
+  resetText(): void {
+    this.textCache = null;
   }
 
   /** A view of the line (allocates; the hot path uses buf/lineStart/lineEnd). */
@@ -252,6 +262,7 @@ export function decodeLogEntry(buf: Buffer, start: number, end: number, into: Lo
   into.partialOrdinal = partialOrdinal;
   into.fields = null;
   into.severity = -1;
+  into.resetText();
   return into;
 }
 

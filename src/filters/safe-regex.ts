@@ -26,6 +26,10 @@ export function compileSafeRegex(pattern: string, flags: string, where: string):
     new RegExp(pattern, flags.replace(/[gy]/g, '') + 'l');
   } catch (err) {
     const message = (err as Error).message;
+    if (/linear time/.test(message) && /[iu]/.test(flags)) {
+      // Node 20's linear engine runs neither /i nor /u (src/filters/options.ts folds case instead).
+      throw new UnsafeRegexError(`${where}: the ${flags.includes('u') ? 'u' : 'i'} flag cannot run in linear time here (use a case-folded pattern such as [hH]ealth)`);
+    }
     if (/linear time/.test(message)) {
       throw new UnsafeRegexError(
         `${where}: pattern ${JSON.stringify(pattern)} uses backreferences or lookaround, which cannot run in linear time (logfan refuses patterns that could stall the plugin)`,
