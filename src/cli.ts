@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import { LOGS_USAGE, runLogsCommand } from './cli/logs-command.js';
+import { RELOAD_USAGE, runReloadCommand } from './cli/reload-command.js';
 import { runServeCommand, SERVE_USAGE } from './cli/serve-command.js';
 import { runStatusCommand, STATUS_USAGE } from './cli/status-command.js';
 import { log } from './log.js';
@@ -8,7 +9,7 @@ import { log } from './log.js';
 const USAGE = `usage: logfan <command> [options]
 
 commands:
-${SERVE_USAGE}${LOGS_USAGE}${STATUS_USAGE}  version   print the version
+${SERVE_USAGE}${LOGS_USAGE}${STATUS_USAGE}${RELOAD_USAGE}  version   print the version
 `;
 
 async function main(): Promise<void> {
@@ -19,6 +20,9 @@ async function main(): Promise<void> {
       return;
     case 'status':
       process.exitCode = await runStatusCommand(rest);
+      return;
+    case 'reload':
+      process.exitCode = await runReloadCommand(rest);
       return;
     case 'logs':
       process.exitCode = await runLogsCommand(rest);

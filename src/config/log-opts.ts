@@ -1,4 +1,16 @@
 import { atoi, fromHumanSize, parseBool, ramInBytes } from './go-parse.js';
+import {
+  FILTER_OPTIONS,
+  PARTIAL_OPTIONS,
+  QUEUE_OPTIONS,
+  filterSpecsFromLogOpts,
+  parsePartialOptions,
+  parseQueueOptions,
+  perSinkOption,
+  type FilterSpecFromOption,
+  type PartialMergeOptions,
+  type QueueOptions,
+} from './filter-opts.js';
 
 /**
  * Per-container options (`--log-opt`), validated when StartLogging arrives: the daemon checks
@@ -31,9 +43,12 @@ const ATTRIBUTE_OPTIONS = ['tag', 'labels', 'labels-regex', 'env', 'env-regex'] 
 const JSON_FILE_OPTIONS = ['max-size', 'max-file', 'compress'] as const;
 
 /** logfan's own: which sinks get the lines, and whether the local store (docker logs) stays on. */
-const PIPELINE_OPTIONS = ['sinks', 'local-store', 'queue-full'] as const;
+const PIPELINE_OPTIONS = ['sinks', 'local-store', ...QUEUE_OPTIONS, ...PARTIAL_OPTIONS, ...FILTER_OPTIONS] as const;
 
 export const KNOWN_OPTIONS: readonly string[] = [...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS, ...DAEMON_OPTIONS];
+
+/** The name of the json-file store among the sinks (routes and sink names use it). */
+export const STORE_SINK = 'json-file';
 
 /** The part of a sink kind that option parsing needs. */
 export interface SinkOptionOwner {
@@ -63,10 +78,16 @@ export interface LogOptions {
   /** The json-file store that backs docker logs; on unless local-store=false. */
   localStore: boolean;
   /**
-   * What a network sink does when it is behind: drop-newest (default: never slow the container)
-   * or block (the container waits, as with Docker's own drivers, until logging stops).
+   * Per network sink: what it does when it is behind — drop-newest (default: never slow the
+   * container), drop-oldest, or block (the container waits, as with Docker's own drivers, for at
+   * most a few seconds at a time and never once logging stops) — and its queue bound in bytes.
    */
-  queueFull: 'drop-newest' | 'block';
+  queues: Record<string, QueueOptions>;
+  /** Container filter chain specs from log-opts, in chain order (validated by the filter registry). */
+  filters: FilterSpecFromOption[];
+  /** Per sink (json-file included), the route-<sink> condition as written. */
+  routes: Record<string, string>;
+  partial: PartialMergeOptions;
   /** Raw option map, for the tag template and extra attributes. */
   raw: Record<string, string>;
 }
@@ -75,10 +96,22 @@ function fail(option: string, value: string, problem: string, accepted: string):
   throw new LogOptionError(`invalid log opt ${option}=${JSON.stringify(value)}: ${problem} (${accepted})`);
 }
 
+/**
+ * The sink an option belongs to (`fluentd-address` → fluentd, `route-gelf` → gelf), or null for
+ * options every container can take. Used to leave out a pipeline rule's defaults for sinks a
+ * container does not use.
+ */
+export function optionOwner(key: string, sinkKinds: readonly SinkOptionOwner[]): string | null {
+  if (KNOWN_OPTIONS.includes(key)) return null;
+  for (const kind of sinkKinds) if (kind.optionNames.includes(key)) return kind.name;
+  return perSinkOption(key, [STORE_SINK, ...sinkKinds.map((k) => k.name)])?.sink ?? null;
+}
+
 export function parseLogOptions(config: Record<string, string> | null | undefined, sinkKinds: readonly SinkOptionOwner[] = []): LogOptions {
   const ownerOf = new Map<string, string>();
   // Shared options (tag, labels, env, …) belong to no single sink even when a sink lists them.
   for (const kind of sinkKinds) for (const option of kind.optionNames) if (!KNOWN_OPTIONS.includes(option)) ownerOf.set(option, kind.name);
+  const allSinkNames = [STORE_SINK, ...sinkKinds.map((k) => k.name)];
   const raw: Record<string, string> = {};
   const entries = Object.entries(config ?? {});
   if (entries.length > MAX_OPTIONS) {
@@ -91,9 +124,9 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     if (Buffer.byteLength(value) > MAX_OPTION_VALUE_BYTES) {
       throw new LogOptionError(`log opt ${key}: value longer than ${MAX_OPTION_VALUE_BYTES} bytes`);
     }
-    if (!KNOWN_OPTIONS.includes(key) && !ownerOf.has(key)) {
+    if (!KNOWN_OPTIONS.includes(key) && !ownerOf.has(key) && perSinkOption(key, allSinkNames) === null) {
       throw new LogOptionError(
-        `unknown log opt '${key}' for logfan log driver (accepted: ${[...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS].join(', ')}, the options of each sink in sinks=, and Docker's ${[...DAEMON_OPTIONS].join(', ')})`,
+        `unknown log opt '${key}' for logfan log driver (accepted: ${[...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS].join(', ')}, route-<sink>, <sink>-queue-full, <sink>-queue-size, the options of each sink in sinks=, and Docker's ${[...DAEMON_OPTIONS].join(', ')})`,
       );
     }
     raw[key] = value;
@@ -163,17 +196,30 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     }
     if (!localStore && sinks.length === 0) fail('local-store', raw['local-store'], 'nothing would receive the logs', 'name a sink in sinks= first');
   }
-  let queueFull: 'drop-newest' | 'block' = 'drop-newest';
-  if (raw['queue-full'] !== undefined) {
-    if (raw['queue-full'] !== 'drop-newest' && raw['queue-full'] !== 'block') fail('queue-full', raw['queue-full'], 'unknown policy', 'drop-newest or block');
-    queueFull = raw['queue-full'];
-  }
+  const selected = localStore ? [STORE_SINK, ...sinks] : sinks;
+  const routes: Record<string, string> = {};
   for (const key of Object.keys(raw)) {
-    const owner = ownerOf.get(key);
-    if (owner !== undefined && !sinks.includes(owner)) {
+    const perSink = perSinkOption(key, allSinkNames);
+    const owner = ownerOf.get(key) ?? perSink?.sink;
+    if (owner !== undefined && !selected.includes(owner)) {
       throw new LogOptionError(`log opt ${key} belongs to the ${owner} sink, which is not selected (add it: --log-opt sinks=${[...sinks, owner].join(',')})`);
     }
+    if (perSink?.kind === 'queue' && perSink.sink === STORE_SINK) {
+      throw new LogOptionError(`log opt ${key}: the json-file store has no queue (it holds the container back, as Docker's json-file does)`);
+    }
+    if (perSink?.kind === 'route') routes[perSink.sink] = raw[key];
+  }
+  const queues: Record<string, QueueOptions> = {};
+  let filters: FilterSpecFromOption[];
+  let partial: PartialMergeOptions;
+  try {
+    parseQueueOptions(raw, '');
+    for (const sink of sinks) queues[sink] = parseQueueOptions(raw, sink);
+    filters = filterSpecsFromLogOpts(raw);
+    partial = parsePartialOptions(raw);
+  } catch (err) {
+    throw new LogOptionError((err as Error).message);
   }
 
-  return { jsonFile: { maxSize, maxFile, compress }, sinks, localStore, queueFull, raw };
+  return { jsonFile: { maxSize, maxFile, compress }, sinks, localStore, queues, filters, routes, partial, raw };
 }

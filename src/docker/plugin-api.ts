@@ -13,7 +13,12 @@ const MAX_BODY = '4mb';
  * over a unix socket. The daemon sends no Content-Type, so the JSON parser accepts every type;
  * every answer is a JSON body, because an empty 200 fails the daemon's decoder.
  */
-export function createPluginApp(service: LoggingService, logger: Logger): express.Express {
+export interface PluginAppOptions {
+  /** Re-reads the pipeline file and applies it (POST /logfan/reload, `logfan reload`). */
+  reload?: () => Promise<{ containers: number; file: string | null }>;
+}
+
+export function createPluginApp(service: LoggingService, logger: Logger, appOptions: PluginAppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -59,16 +64,17 @@ export function createPluginApp(service: LoggingService, logger: Logger): expres
 
   // Operator endpoints on the same socket (the managed plugin has no other address):
   // curl --unix-socket /run/docker/plugins/logfan.sock http://x/metrics
-  const metrics = createMetrics(service);
-  app.get('/metrics', (_req, res, next) => {
-    metrics.metrics().then((text) => res.type(metrics.contentType).send(text), next);
-  });
-  app.get('/health', (_req, res) => {
-    const h = service.health();
-    res.status(h.status === 'ok' ? 200 : 503).json(h);
-  });
-  app.get('/status', (_req, res) => {
-    res.json({ containers: service.snapshot(), finished: service.finishedTotals, readLogsCalls: service.readLogsCalls, corruptLinesSkipped: service.corruptLinesSkipped });
+  app.use(createOperatorRouter(service));
+
+  app.post('/logfan/reload', (_req, res) => {
+    if (appOptions.reload === undefined) {
+      res.status(404).json({ Err: 'logfan: reload is not available (no --config pipeline file was given)' });
+      return;
+    }
+    appOptions.reload().then(
+      (result) => res.json(result),
+      (err: Error) => res.status(422).json({ Err: err.message }),
+    );
   });
 
   app.use((req: Request, res: Response) => {
@@ -81,6 +87,63 @@ export function createPluginApp(service: LoggingService, logger: Logger): expres
     res.status(status).json({ Err: `logfan: ${req.path}: ${err.type === 'entity.parse.failed' ? 'malformed JSON body: ' : ''}${err.message}` });
   });
   return app;
+}
+
+/** GET /metrics (Prometheus), /health (200 ok, 503 degraded) and /status (JSON): read-only. */
+export function createOperatorRouter(service: LoggingService): express.Router {
+  const router = express.Router();
+  const metrics = createMetrics(service);
+  router.get('/metrics', (_req, res, next) => {
+    metrics.metrics().then((text) => res.type(metrics.contentType).send(text), next);
+  });
+  router.get('/health', (_req, res) => {
+    const h = service.health();
+    res.status(h.status === 'ok' ? 200 : 503).json(h);
+  });
+  router.get('/status', (_req, res) => {
+    res.json({
+      containers: service.snapshot(),
+      finished: service.finishedTotals,
+      readLogsCalls: service.readLogsCalls,
+      corruptLinesSkipped: service.corruptLinesSkipped,
+      pipeline: { file: service.pipelineFile?.file ?? null, reloads: service.reloads },
+    });
+  });
+  return router;
+}
+
+/**
+ * The `--metrics` listener: the read-only operator endpoints on a TCP address (host:port) or a
+ * unix socket path, for a Prometheus scraper that should not reach the plugin socket.
+ */
+export async function listenForMetrics(service: LoggingService, logger: Logger, address: string): Promise<http.Server> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createOperatorRouter(service));
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ Err: `logfan: unknown endpoint ${req.method} ${req.path} (try /metrics, /health, /status)` });
+  });
+  const server = http.createServer(app);
+  server.requestTimeout = 30_000;
+  const isPath = address.startsWith('/') || address.startsWith('.');
+  let host = '127.0.0.1';
+  let port = 0;
+  if (!isPath) {
+    const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
+    if (!m || Number(m[3]) > 65535) throw new Error(`--metrics ${JSON.stringify(address)}: expected host:port (e.g. 127.0.0.1:9464) or an absolute socket path`);
+    host = m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]);
+    port = Number(m[3]);
+  } else {
+    await fs.promises.rm(address, { force: true });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`--metrics ${address}: ${err.message}`)));
+    if (isPath) server.listen(address, () => resolve());
+    else server.listen(port, host, () => resolve());
+  });
+  if (isPath) await fs.promises.chmod(address, 0o660);
+  logger.info({ metrics: address }, 'metrics listening');
+  return server;
 }
 
 /** Listens on a unix socket that only root (and the socket's group) can reach. */

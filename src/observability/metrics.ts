@@ -48,6 +48,29 @@ export function createMetrics(service: LoggingService): Registry {
       }
     },
   });
+  new Gauge({
+    name: 'logfan_filter_stat',
+    help: 'Every counter a filter chain keeps (lines dropped, redacted, joined, routed away, …) by chain (container, reassembly or a sink) and stat',
+    labelNames: [...perContainer, 'chain', 'stat'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of service.snapshot()) {
+        for (const [chain, stats] of Object.entries(c.filters)) {
+          for (const [stat, value] of Object.entries(stats)) this.set({ container: c.container, name: c.name, chain, stat }, value);
+        }
+      }
+    },
+  });
+  new Counter({
+    name: 'logfan_reloads_total',
+    help: 'Pipeline file reloads applied',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(service.reloads);
+    },
+  });
   new Counter({
     name: 'logfan_finished_sink_stat_total',
     help: 'Sink counters summed over containers that stopped logging since logfan started, by sink kind',

@@ -1,10 +1,8 @@
 import type { ContainerInfo } from '../docker/container-info.js';
 import { FifoReader } from '../docker/fifo-reader.js';
 import { FrameDecoder } from '../docker/frame-decoder.js';
-import type { LogEntry } from '../docker/log-entry.js';
-import type { LogOptions } from '../config/log-opts.js';
 import type { Logger } from '../log.js';
-import type { Sink } from '../sinks/sink.js';
+import type { ContainerFlow, SinkSlot } from './flow.js';
 
 /** Above this many bytes waiting for a sink, stop reading the FIFO (blocking mode back-pressure). */
 const SINK_HIGH_WATER = 8 * 1024 * 1024;
@@ -15,10 +13,6 @@ const SINK_HIGH_WATER = 8 * 1024 * 1024;
  */
 const NETWORK_BLOCK_LIMIT_MS = 5000;
 
-/**
- * One container's flow, from StartLogging to EOF: FIFO → frame decoder → sinks.
- * The decoder calls `deliver` per entry; sinks encode into batches and get one flush per read.
- */
 export interface ContainerStats {
   bytesRead: number;
   reads: number;
@@ -26,13 +20,25 @@ export interface ContainerStats {
   corruptFrames: number;
   bytesSkipped: number;
   sinks: Record<string, Record<string, number>>;
+  filters: Record<string, Record<string, number>>;
 }
 
+/**
+ * One container, from StartLogging to EOF: FIFO → frame decoder → flow (reassembly, filters,
+ * fan-out) → sinks. The decoder calls the flow per entry; sinks encode into batches and get one
+ * flush per read. Back-pressure: the FIFO pauses while a sink that holds the container back (the
+ * store; a network sink with queue-full=block, for a few seconds at most) is too far behind.
+ */
 export class ContainerLogger {
   readonly containerId: string;
   private readonly reader: FifoReader;
   private readonly decoder: FrameDecoder;
-  private readonly sinks: Sink[];
+  private flow: ContainerFlow | undefined;
+  private slots: readonly SinkSlot[] = [];
+  /** Filter counters of flows replaced by a reload, so they do not go back to zero. */
+  private retiredFilterStats: Record<string, Record<string, number>> = {};
+  private inRead = false;
+  private flushScheduled = false;
   private stopping = false;
   private aborted = false;
   /** queue-full=block gave up for now (see NETWORK_BLOCK_LIMIT_MS); cleared when the sinks drain. */
@@ -46,15 +52,12 @@ export class ContainerLogger {
   constructor(
     readonly file: string,
     readonly info: ContainerInfo,
-    readonly options: LogOptions,
-    sinks: Sink[],
     private readonly logger: Logger,
   ) {
     this.containerId = info.ContainerID;
-    this.sinks = sinks;
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.decoder = new FrameDecoder({
-      onEntry: (entry) => this.deliver(entry),
+      onEntry: (entry) => this.flow!.deliver(entry),
       onCorruption: (reason, skipped) => this.reportCorruption(reason, skipped),
     });
     this.reader = new FifoReader(file, {
@@ -62,7 +65,6 @@ export class ContainerLogger {
       onEnd: () => void this.finish(),
       onError: (err) => this.logger.error({ container: this.containerId, file, err: err.message }, 'FIFO read error'),
     });
-    for (const sink of sinks) sink.onDrain = () => this.maybeResume();
   }
 
   async start(): Promise<void> {
@@ -70,27 +72,57 @@ export class ContainerLogger {
     this.logger.debug({ container: this.containerId, file: this.file, pipeSize: this.reader.pipeSize }, 'logging started');
   }
 
-  /** Sinks are added after the FIFO is open and before any entry is read. */
-  addSink(sink: Sink): void {
-    sink.onDrain = () => this.maybeResume();
-    this.sinks.push(sink);
+  /**
+   * Sets the flow entries go through: before the first read, and on reload between two reads.
+   * The old flow first passes on what it holds (partial lines, multiline records) to its sinks.
+   */
+  useFlow(flow: ContainerFlow): void {
+    const old = this.flow;
+    if (old !== undefined) {
+      old.flush();
+      old.close();
+      for (const [chain, stats] of Object.entries(old.filterStats())) {
+        const total = (this.retiredFilterStats[chain] ??= {});
+        for (const [k, v] of Object.entries(stats)) if (k !== 'heldBytes') total[k] = (total[k] ?? 0) + v;
+      }
+    }
+    this.flow = flow;
+    this.slots = flow.slots;
+    for (const slot of this.slots) slot.sink.onDrain = () => this.maybeResume();
+    if (old !== undefined) this.flushSinks();
   }
 
-  private deliver(entry: LogEntry): void {
-    const sinks = this.sinks;
-    for (let i = 0; i < sinks.length; i++) sinks[i].write(entry);
-  }
 
   private handleChunk(chunk: Buffer): void {
+    this.inRead = true;
     this.decoder.push(chunk);
+    this.inRead = false;
+    this.flushSinks();
+  }
+
+  /** A filter or the reassembler released entries from a timer: flush once, soon. */
+  onTimerRelease(): void {
+    if (this.inRead || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushSinks();
+    });
+  }
+
+  private flushSinks(): void {
     let pending = 0;
-    for (const sink of this.sinks) {
-      sink.flush();
-      if (this.holdsBack(sink)) pending = Math.max(pending, sink.pendingBytes);
+    let blockPolicy = false;
+    for (const slot of this.slots) {
+      slot.sink.flush();
+      if (this.holdsBack(slot)) {
+        pending = Math.max(pending, slot.sink.pendingBytes);
+        if (slot.policy === 'block') blockPolicy = true;
+      }
     }
     if (pending > SINK_HIGH_WATER) {
       this.reader.pause('sink');
-      if (this.options.queueFull === 'block' && this.blockTimer === null) {
+      if (blockPolicy && this.blockTimer === null) {
         this.blockTimer = setTimeout(() => {
           this.blockTimer = null;
           this.blockExpired = true;
@@ -101,8 +133,8 @@ export class ContainerLogger {
   }
 
   private maybeResume(): void {
-    if (this.blockExpired && this.sinks.every((s) => s.blocking || s.pendingBytes === 0)) this.blockExpired = false;
-    for (const sink of this.sinks) if (this.holdsBack(sink) && sink.pendingBytes > SINK_HIGH_WATER / 2) return;
+    if (this.blockExpired && this.slots.every((s) => s.policy === 'store' || s.sink.pendingBytes === 0)) this.blockExpired = false;
+    for (const slot of this.slots) if (this.holdsBack(slot) && slot.sink.pendingBytes > SINK_HIGH_WATER / 2) return;
     if (this.blockTimer) {
       clearTimeout(this.blockTimer);
       this.blockTimer = null;
@@ -115,8 +147,8 @@ export class ContainerLogger {
    * json-file); network sinks only with queue-full=block, and never once logging is stopping, so
    * that a dead server cannot hold `docker stop` (their queues then drop, counted).
    */
-  private holdsBack(sink: Sink): boolean {
-    return sink.blocking || (this.options.queueFull === 'block' && !this.stopping && !this.blockExpired);
+  private holdsBack(slot: SinkSlot): boolean {
+    return slot.policy === 'store' || (slot.policy === 'block' && !this.stopping && !this.blockExpired);
   }
 
   /** StopLogging: the daemon closes its end right after our answer; read on until EOF. */
@@ -156,8 +188,14 @@ export class ContainerLogger {
     if (this.blockTimer) clearTimeout(this.blockTimer);
     this.blockTimer = null;
     this.decoder.end();
+    // Partial lines and multiline records still held go out before the sinks close.
+    if (this.flow !== undefined) {
+      this.flow.flush();
+      this.flow.close();
+      this.flushSinks();
+    }
     await Promise.all(
-      this.sinks.map((sink) =>
+      this.slots.map(({ sink }) =>
         sink.close().catch((err: Error) => this.logger.error({ container: this.containerId, sink: sink.name, err: err.message }, 'sink close failed')),
       ),
     );
@@ -182,7 +220,18 @@ export class ContainerLogger {
       frames: this.decoder.framesDecoded,
       corruptFrames: this.decoder.corruptFrames,
       bytesSkipped: this.decoder.bytesSkipped,
-      sinks: Object.fromEntries(this.sinks.map((s) => [s.name, { ...s.stats(), pendingBytes: s.pendingBytes }])),
+      sinks: Object.fromEntries(this.slots.map(({ sink }) => [sink.name, { ...sink.stats(), pendingBytes: sink.pendingBytes }])),
+      filters: this.filterStats(),
     };
+  }
+
+  private filterStats(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [chain, stats] of Object.entries(this.retiredFilterStats)) out[chain] = { ...stats };
+    for (const [chain, stats] of Object.entries(this.flow?.filterStats() ?? {})) {
+      const total = (out[chain] ??= {});
+      for (const [k, v] of Object.entries(stats)) total[k] = (total[k] ?? 0) + v;
+    }
+    return out;
   }
 }

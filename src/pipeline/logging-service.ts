@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ContainerInfo } from '../docker/container-info.js';
-import { parseLogOptions } from '../config/log-opts.js';
+import { optionOwner, STORE_SINK } from '../config/log-opts.js';
+import type { PipelineFile } from '../config/pipeline-file.js';
 import type { Logger } from '../log.js';
 import type { Request, Response } from 'express';
 import { FrameResponseWriter, parseReadConfig, startFrameStream } from '../docker/read-logs.js';
@@ -11,6 +12,8 @@ import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
 import { AttachmentStore } from './attachments.js';
 import { ContainerLogger, type ContainerStats } from './container-logger.js';
+import { ContainerFlow } from './flow.js';
+import { planContainer, type ContainerPlan } from './plan.js';
 
 export interface ContainerSnapshot extends ContainerStats {
   container: string;
@@ -26,6 +29,18 @@ export interface LoggingServiceOptions {
   /** The directory the daemon's FIFOs live in, as the plugin sees it. */
   fifoRoot: string;
   logger: Logger;
+  /** The host-wide pipeline file, if any (replaced by `reload`). */
+  pipeline?: PipelineFile | null;
+}
+
+export class ReloadError extends Error {
+  override name = 'ReloadError';
+}
+
+/** One running container's plan and sinks by name, so a reload can tell what changes. */
+interface ContainerState {
+  plan: ContainerPlan;
+  sinks: Map<string, Sink>;
 }
 
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
@@ -63,8 +78,107 @@ export class LoggingService {
     return next;
   }
 
+  private pipeline: PipelineFile | null;
+  private readonly states = new Map<ContainerLogger, ContainerState>();
+  reloads = 0;
+  private reloading: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly options: LoggingServiceOptions) {
     this.attachments = new AttachmentStore(options.dataRoot);
+    this.pipeline = options.pipeline ?? null;
+  }
+
+  get pipelineFile(): PipelineFile | null {
+    return this.pipeline;
+  }
+
+  private sinkContext(info: ContainerInfo, plan: ContainerPlan, name: string): SinkContext {
+    const queue = plan.options.queues[name];
+    const spoolDir = queue?.spool ? path.join(this.options.dataRoot, 'spool', info.ContainerID, name) : undefined;
+    return { info, options: plan.options.raw, logger: this.options.logger, queue, spoolDir };
+  }
+
+  private buildFlow(logger: ContainerLogger, plan: ContainerPlan, sinks: Map<string, Sink>): ContainerFlow {
+    const partial = plan.options.partial;
+    return new ContainerFlow({
+      info: logger.info,
+      logger: this.options.logger,
+      reassembly: plan.mergePartials ? { maxBytes: partial.maxBytes, timeoutMs: partial.timeoutMs } : null,
+      filters: plan.filters,
+      slots: [...sinks.entries()].map(([name, sink]) => ({
+        name,
+        sink,
+        policy: name === STORE_SINK ? 'store' : plan.options.queues[name].policy,
+        filters: plan.sinkFilters[name] ?? [],
+      })),
+      onTimerRelease: () => logger.onTimerRelease(),
+    });
+  }
+
+  /**
+   * Applies a new pipeline file to new containers and to running ones. Every running container's
+   * new plan is built (so validated) before anything changes: a file that fails for one container
+   * changes nothing. New sinks connect first; then each container switches flows between two
+   * reads, after its old flow passed on what it held, so no line is lost or repeated. Rotation
+   * options of the json-file store and local-store stay as the container started with.
+   */
+  reload(file: PipelineFile | null): Promise<{ containers: number }> {
+    const run = this.reloading.then(() => this.applyReload(file));
+    this.reloading = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyReload(file: PipelineFile | null): Promise<{ containers: number }> {
+    const running = [...this.states.entries()].filter(([logger]) => !logger.isStopping);
+    const plans = new Map<ContainerLogger, ContainerPlan>();
+    const errors: string[] = [];
+    for (const [logger, state] of running) {
+      try {
+        const plan = planContainer(logger.info, file, SINK_FACTORIES);
+        // The store stays as it started: its files back docker logs.
+        plan.options.localStore = state.sinks.has(STORE_SINK);
+        const selected = [...(plan.options.localStore ? [STORE_SINK] : []), ...plan.options.sinks];
+        if (selected.length === 0) throw new Error('no sink would receive the logs');
+        if (state.plan.options.localStore && !plan.sinkFilters[STORE_SINK]) plan.sinkFilters[STORE_SINK] = [];
+        for (const name of plan.options.sinks) sinkFactory(name)!.validate(this.sinkContext(logger.info, plan, name));
+        plans.set(logger, plan);
+      } catch (err) {
+        errors.push(`container ${logger.info.ContainerName.replace(/^\//, '') || logger.containerId.slice(0, 12)}: ${(err as Error).message}`);
+      }
+    }
+    if (errors.length > 0) throw new ReloadError(`reload refused, nothing changed:\n${errors.join('\n')}`);
+    this.pipeline = file;
+    this.reloads++;
+    await Promise.all(
+      [...plans.entries()].map(async ([logger, plan]) => {
+        const state = this.states.get(logger);
+        if (state === undefined || logger.isStopping) return;
+        const next = new Map<string, Sink>();
+        const retired: Sink[] = [];
+        if (state.sinks.has(STORE_SINK)) next.set(STORE_SINK, state.sinks.get(STORE_SINK)!);
+        for (const name of plan.options.sinks) {
+          const current = state.sinks.get(name);
+          if (current !== undefined && sinkSignature(name, state.plan) === sinkSignature(name, plan)) {
+            next.set(name, current);
+          } else {
+            next.set(name, await sinkFactory(name)!.create(this.sinkContext(logger.info, plan, name)));
+          }
+        }
+        for (const [name, sink] of state.sinks) if (next.get(name) !== sink) retired.push(sink);
+        if (!this.states.has(logger) || logger.isStopping) {
+          // Stopped while the new sinks connected: they never carried a line.
+          await Promise.all([...next.values()].filter((s) => !state.sinks.has(s.name) || state.sinks.get(s.name) !== s).map((s) => s.close()));
+          return;
+        }
+        logger.useFlow(this.buildFlow(logger, plan, next));
+        this.states.set(logger, { plan, sinks: next });
+        for (const sink of retired) {
+          void sink.close().catch((err: Error) => this.options.logger.error({ container: logger.containerId.slice(0, 12), sink: sink.name, err: err.message }, 'sink close failed'));
+        }
+      }),
+    );
+    this.options.logger.info({ file: file?.file ?? null, containers: plans.size }, 'pipeline reloaded');
+    return { containers: plans.size };
   }
 
   /** Every container being logged, with its reader's and sinks' counters. */
@@ -132,25 +246,21 @@ export class LoggingService {
     const fifo = this.checkFile(file);
     const containerInfo = this.checkInfo(info);
     if (this.byFile.has(fifo)) throw new StartLoggingError(`already logging to ${fifo}`);
-    let options;
-    try {
-      options = parseLogOptions(containerInfo.Config, SINK_FACTORIES);
-    } catch (err) {
-      throw new StartLoggingError((err as Error).message);
-    }
     const id = containerInfo.ContainerID;
-    const sinkContext: SinkContext = { info: containerInfo, options: options.raw, logger: this.options.logger };
+    let plan: ContainerPlan;
     let store: JsonFileSink | null = null;
     try {
+      plan = planContainer(containerInfo, this.pipeline, SINK_FACTORIES);
       // tag templates and regex options fail here, with the option named in the message
-      if (options.localStore) store = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, options, this.options.logger);
-      for (const name of options.sinks) sinkFactory(name)!.validate(sinkContext);
+      if (plan.options.localStore) store = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, plan.options, this.options.logger);
+      for (const name of plan.options.sinks) sinkFactory(name)!.validate(this.sinkContext(containerInfo, plan, name));
     } catch (err) {
       throw new StartLoggingError((err as Error).message);
     }
-    const sinks: Sink[] = [];
-    if (store) sinks.push(store);
-    const logger = new ContainerLogger(fifo, containerInfo, options, sinks, this.options.logger);
+    const options = plan.options;
+    const sinks = new Map<string, Sink>();
+    if (store) sinks.set(STORE_SINK, store);
+    const logger = new ContainerLogger(fifo, containerInfo, this.options.logger);
     this.byFile.set(fifo, logger);
     const previous = this.lastByContainer.get(id);
     this.lastByContainer.set(id, logger);
@@ -159,8 +269,10 @@ export class LoggingService {
       if (previous && previous !== logger) await waitAtMost(previous.finished, PREDECESSOR_WAIT_MS);
       if (store) await store.open();
       // Network sinks connect in the background: a log server that is down never stops a start.
-      for (const name of options.sinks) logger.addSink(await sinkFactory(name)!.create(sinkContext));
+      for (const name of options.sinks) sinks.set(name, await sinkFactory(name)!.create(this.sinkContext(containerInfo, plan, name)));
       // Every sink is ready before the first entry can be read.
+      logger.useFlow(this.buildFlow(logger, plan, sinks));
+      this.states.set(logger, { plan, sinks });
       if (resumeBytes) logger.prime(resumeBytes);
       await logger.start();
       if (store) this.storeByContainer.set(id, store);
@@ -168,7 +280,9 @@ export class LoggingService {
       void this.inOrder(path.basename(fifo), () => this.attachments.save(path.basename(fifo), { File: file as string, Info: containerInfo }));
     } catch (err) {
       this.byFile.delete(fifo);
+      this.states.delete(logger);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
+      await Promise.all([...sinks.values()].filter((s) => s !== store).map((s) => s.close().catch(() => undefined)));
       await logger.abort().catch(() => undefined);
       throw new StartLoggingError(`container ${id}: ${(err as Error).message}`);
     }
@@ -184,6 +298,7 @@ export class LoggingService {
         const total = (this.finishedSinkTotals[sink] ??= {});
         for (const [k, v] of Object.entries(stats)) if (k !== 'pendingBytes' && k !== 'up') total[k] = (total[k] ?? 0) + v;
       }
+      this.states.delete(logger);
       if (logger.reachedEnd) await this.inOrder(path.basename(fifo), () => this.attachments.remove(path.basename(fifo)));
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
@@ -323,4 +438,13 @@ function waitAtMost(p: Promise<void>, ms: number): Promise<void> {
       resolve();
     });
   });
+}
+
+/** What a sink is built from: when it changes on reload, the sink is replaced. */
+function sinkSignature(name: string, plan: ContainerPlan): string {
+  const raw = plan.options.raw;
+  const keys = Object.keys(raw)
+    .filter((k) => optionOwner(k, SINK_FACTORIES) === name || ['tag', 'labels', 'labels-regex', 'env', 'env-regex'].includes(k))
+    .sort();
+  return JSON.stringify([keys.map((k) => [k, raw[k]]), plan.options.queues[name]]);
 }

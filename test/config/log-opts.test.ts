@@ -72,9 +72,66 @@ describe('log options', () => {
     expect(() => parseLogOptions({ sinks: 'syslog,nope' }, kinds)).toThrow(/unknown sink 'nope'/);
     expect(parseLogOptions({ sinks: 'syslog', 'local-store': 'false' }, kinds).localStore).toBe(false);
     expect(() => parseLogOptions({ 'local-store': 'false' }, kinds)).toThrow(/nothing would receive the logs/);
-    expect(parseLogOptions({}, kinds).queueFull).toBe('drop-newest');
-    expect(parseLogOptions({ 'queue-full': 'block' }, kinds).queueFull).toBe('block');
-    expect(() => parseLogOptions({ 'queue-full': 'wait' }, kinds)).toThrow(/queue-full="wait": unknown policy \(drop-newest or block\)/);
+  });
+
+  it('gives each network sink its queue: <sink>-queue-* over queue-* over the defaults', () => {
+    const kinds = [
+      { name: 'syslog', optionNames: ['syslog-address'] },
+      { name: 'gelf', optionNames: ['gelf-address'] },
+    ];
+    const mem = { spool: false, spoolMaxBytes: 1024 ** 3 };
+    expect(parseLogOptions({ sinks: 'syslog' }, kinds).queues).toEqual({ syslog: { policy: 'drop-newest', maxBytes: 16 * 1024 * 1024, ...mem } });
+    const o = parseLogOptions({ sinks: 'syslog,gelf', 'queue-full': 'block', 'gelf-queue-full': 'drop-oldest', 'gelf-queue-size': '1m' }, kinds);
+    expect(o.queues).toEqual({ syslog: { policy: 'block', maxBytes: 16 * 1024 * 1024, ...mem }, gelf: { policy: 'drop-oldest', maxBytes: 1_000_000, ...mem } });
+    // spool=disk: 1 MiB in memory unless queue-size says otherwise; never blocks
+    expect(parseLogOptions({ sinks: 'syslog', spool: 'disk', 'queue-full': 'block', 'spool-max-size': '2g' }, kinds).queues.syslog).toEqual({ policy: 'drop-newest', maxBytes: 1024 * 1024, spool: true, spoolMaxBytes: 2e9 });
+    expect(() => parseLogOptions({ sinks: 'syslog', spool: 'tape' }, kinds)).toThrow(/spool="tape": unknown spool \(disk or memory\)/);
+    expect(() => parseLogOptions({ 'queue-full': 'wait' }, kinds)).toThrow(/queue-full="wait": unknown policy \(block, drop-newest, drop-oldest\)/);
+    expect(() => parseLogOptions({ sinks: 'gelf', 'gelf-queue-size': '1k' }, kinds)).toThrow(/gelf-queue-size="1k": out of range/);
+    expect(() => parseLogOptions({ 'gelf-queue-full': 'block' }, kinds)).toThrow(/gelf-queue-full belongs to the gelf sink, which is not selected/);
+    expect(() => parseLogOptions({ 'json-file-queue-full': 'block' }, kinds)).toThrow(/json-file store has no queue/);
+  });
+
+  it('turns filter log-opts into chain specs in a fixed order, and refuses malformed ones naming the option', () => {
+    const o = parseLogOptions({
+      'filter-sample': '10',
+      'filter-exclude': '^DEBUG',
+      'filter-multiline': 'java',
+      'filter-redact': 'bearer,email',
+      'filter-set': 'env=prod,team=web',
+      'filter-parse': 'json',
+      'filter-rate-limit': '100',
+      'filter-rate-burst': '200',
+      'filter-multiline-timeout': '250ms',
+    });
+    expect(o.filters.map((f) => f.spec)).toEqual([
+      { type: 'multiline', preset: 'java', timeoutMs: 250 },
+      { type: 'parse', format: 'json' },
+      { type: 'exclude', pattern: '^DEBUG' },
+      { type: 'redact', builtin: ['bearer', 'email'] },
+      { type: 'set', fields: { env: 'prod', team: 'web' } },
+      { type: 'rate-limit', rate: 100, burst: 200 },
+      { type: 'sample', every: 10 },
+    ]);
+    expect(() => parseLogOptions({ 'filter-rate-burst': '5' })).toThrow(/filter-rate-burst="5": no rate limit is set/);
+    expect(() => parseLogOptions({ 'filter-sample': '0' })).toThrow(/filter-sample="0": not a whole number of at least 1/);
+    expect(() => parseLogOptions({ 'filter-set': 'novalue' })).toThrow(/filter-set="novalue": 'novalue' is not a key=value pair/);
+    expect(() => parseLogOptions({ 'filter-multiline': 'java', 'filter-multiline-start': '^x' })).toThrow(/filter-multiline-start.*cannot be combined with filter-multiline/);
+    expect(() => parseLogOptions({ 'filter-multiline-timeout': 'soon', 'filter-multiline': 'go' })).toThrow(/filter-multiline-timeout="soon"/);
+  });
+
+  it('collects route-<sink> conditions for selected sinks, json-file included', () => {
+    const kinds = [{ name: 'gelf', optionNames: ['gelf-address'] }];
+    const o = parseLogOptions({ sinks: 'gelf', 'route-gelf': 'stream=stderr', 'route-json-file': 'line=x' }, kinds);
+    expect(o.routes).toEqual({ gelf: 'stream=stderr', 'json-file': 'line=x' });
+    expect(() => parseLogOptions({ 'route-gelf': 'stream=stderr' }, kinds)).toThrow(/route-gelf belongs to the gelf sink/);
+    expect(() => parseLogOptions({ 'route-nowhere': 'x=1' }, kinds)).toThrow(/unknown log opt 'route-nowhere'/);
+  });
+
+  it('partial-merge: auto by default, bounded', () => {
+    expect(parseLogOptions({}).partial).toEqual({ mode: 'auto', maxBytes: 1024 * 1024, timeoutMs: 1000 });
+    expect(parseLogOptions({ 'partial-merge': 'false', 'partial-max-size': '64k', 'partial-timeout': '2s' }).partial).toEqual({ mode: 'off', maxBytes: 64_000, timeoutMs: 2000 });
+    expect(() => parseLogOptions({ 'partial-max-size': '1k' })).toThrow(/partial-max-size="1k": out of range/);
   });
 
   it('caps the number and size of options', () => {
