@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fromHumanSize } from '../config/go-parse.js';
-import { createPluginApp, listenOnSocket } from '../docker/plugin-api.js';
+import { createPluginApp, listenForMetrics, listenOnSocket } from '../docker/plugin-api.js';
 import { log } from '../log.js';
 import { LoggingService } from '../pipeline/logging-service.js';
+import { loadPipelineFile } from '../pipeline/plan.js';
 import { parseRetentionDuration, RetentionSweeper } from '../pipeline/retention.js';
 
 export const SERVE_USAGE = `  serve     run the log-driver plugin
@@ -21,6 +22,11 @@ export const SERVE_USAGE = `  serve     run the log-driver plugin
             --max-data-root-size S  delete the oldest stopped containers' logs while the data
                                root is larger than S (10g, 500m) (default $LOGFAN_MAX_DATA_ROOT_SIZE or off)
             --retention-interval D  how often to apply those rules (default 5m)
+            --metrics ADDR     also serve /metrics, /health and /status on host:port or a
+                               unix socket path (default $LOGFAN_METRICS or only on --socket)
+            --config FILE      host-wide pipeline file (YAML or JSON): sinks, options and
+                               filters by container name, image or label; re-read on SIGHUP
+                               and by \`logfan reload\` (default $LOGFAN_CONFIG or none)
 `;
 
 export async function runServeCommand(argv: string[]): Promise<void> {
@@ -34,6 +40,8 @@ export async function runServeCommand(argv: string[]): Promise<void> {
       'max-age': { type: 'string', default: process.env.LOGFAN_MAX_AGE ?? '' },
       'max-data-root-size': { type: 'string', default: process.env.LOGFAN_MAX_DATA_ROOT_SIZE ?? '' },
       'retention-interval': { type: 'string', default: process.env.LOGFAN_RETENTION_INTERVAL ?? '5m' },
+      config: { type: 'string', default: process.env.LOGFAN_CONFIG ?? '' },
+      metrics: { type: 'string', default: process.env.LOGFAN_METRICS ?? '' },
     },
     strict: true,
   });
@@ -52,10 +60,20 @@ export async function runServeCommand(argv: string[]): Promise<void> {
 
   await fs.promises.mkdir(dataRoot, { recursive: true, mode: 0o750 });
   await fs.promises.mkdir(path.dirname(socketPath), { recursive: true });
-  const service = new LoggingService({ dataRoot, fifoRoot: values['fifo-root']!, logger: log });
+  const configFile = values.config === '' ? null : path.resolve(values.config!);
+  // A bad file at start is fatal: better no plugin than one silently without its rules.
+  const pipeline = configFile === null ? null : await loadPipelineFile(configFile);
+  const service = new LoggingService({ dataRoot, fifoRoot: values['fifo-root']!, logger: log, pipeline });
   // Resume the FIFOs of containers that were logging before a restart, then take new calls.
   await service.reattach();
-  const server = await listenOnSocket(createPluginApp(service, log), socketPath);
+  const reload = async () => {
+    if (configFile === null) throw new Error('no --config pipeline file was given');
+    const next = await loadPipelineFile(configFile);
+    const { containers } = await service.reload(next);
+    return { containers, file: configFile };
+  };
+  const server = await listenOnSocket(createPluginApp(service, log, { reload: configFile === null ? undefined : reload }), socketPath);
+  const metricsServer = values.metrics === '' ? null : await listenForMetrics(service, log, values.metrics!);
   const retention = new RetentionSweeper({
     dataRoot,
     dockerSocket: values['docker-socket']!,
@@ -72,14 +90,26 @@ export async function runServeCommand(argv: string[]): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Sinks wait on unref'd timers (close deadlines, reconnects): without this the process could
+    // end before they flushed their queues (or spools) — with nothing else left on the loop.
+    const keepAlive = setInterval(() => undefined, 1000);
+    void keepAlive;
     log.info({ signal, containers: service.activeCount }, 'shutting down');
     retention.stop();
     server.close();
     server.closeAllConnections();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     await service.shutdown();
     await fs.promises.rm(socketPath, { force: true });
     process.exit(0);
   };
+  process.on('SIGHUP', () => {
+    reload().then(
+      ({ containers }) => log.info({ file: configFile, containers }, 'SIGHUP: pipeline file reloaded'),
+      (err: Error) => log.error({ file: configFile, err: err.message }, 'SIGHUP: reload refused, the running configuration stays'),
+    );
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
