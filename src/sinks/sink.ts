@@ -36,17 +36,27 @@ export interface SinkContext {
   logger: Logger;
   /** The bound of the sink's queue and what goes when it is full (the container logger does the blocking for `block`). */
   queue?: SinkQueueOptions;
+  /** With spool=disk: the directory of this container's and sink's spool, under the data root. */
+  spoolDir?: string;
 }
 
 export interface SinkQueueOptions {
   maxBytes: number;
   policy: 'block' | 'drop-newest' | 'drop-oldest';
+  spool?: boolean;
+  spoolMaxBytes?: number;
 }
 
 /** The queue a network sink keeps: with `block` it still drops (newest) once the hold-back limit is over. */
-export function sinkQueue(ctx: SinkContext): { queueBytes?: number; queuePolicy: FullQueuePolicy } {
+export function sinkQueue(ctx: SinkContext): { queueBytes?: number; queuePolicy: FullQueuePolicy; spool?: SpoolSettings } {
   if (ctx.queue === undefined) return { queuePolicy: 'drop-newest' };
-  return { queueBytes: ctx.queue.maxBytes, queuePolicy: ctx.queue.policy === 'drop-oldest' ? 'drop-oldest' : 'drop-newest' };
+  const spool = ctx.queue.spool && ctx.spoolDir !== undefined ? { dir: ctx.spoolDir, maxDiskBytes: ctx.queue.spoolMaxBytes ?? 1024 ** 3 } : undefined;
+  return { queueBytes: ctx.queue.maxBytes, queuePolicy: ctx.queue.policy === 'drop-oldest' ? 'drop-oldest' : 'drop-newest', spool };
+}
+
+export interface SpoolSettings {
+  dir: string;
+  maxDiskBytes: number;
 }
 
 /**

@@ -14,8 +14,9 @@ import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
+import { SpoolQueue, type MessageQueue } from '../util/spool-queue.js';
 import { Slab } from '../util/slab.js';
-import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
+import { sinkQueue, type Sink, type SinkContext, type SinkFactory, type SpoolSettings } from '../sink.js';
 import { CHUNK_ID_LENGTH, FluentdEncoder } from './encoder.js';
 import { FLUENTD_OPTION_NAMES, type FluentdConfig, parseFluentdOptions } from './options.js';
 
@@ -36,6 +37,8 @@ const ERROR_LOG_INTERVAL_MS = 1_000;
 export interface FluentdSinkTuning {
   queueBytes?: number;
   queuePolicy?: FullQueuePolicy;
+  /** spool=disk: the queue overflows to files there, kept across restarts and close. */
+  spool?: SpoolSettings;
   ackTimeoutMs?: number;
   closeDeadlineMs?: number;
 }
@@ -48,7 +51,10 @@ export class FluentdSink implements Sink {
   onDrain: (() => void) | null = null;
 
   readonly encoder: FluentdEncoder;
-  private readonly queue: BoundedQueue;
+  private readonly queue: MessageQueue;
+  private readonly spool: SpoolQueue | null = null;
+  private spoolOpened: Promise<void> | null = null;
+  private spooledAtClose = 0;
   private readonly ackTimeoutMs: number;
   private readonly closeDeadlineMs: number;
   private readonly shortId: string;
@@ -101,7 +107,18 @@ export class FluentdSink implements Sink {
     tuning: FluentdSinkTuning = {},
   ) {
     this.encoder = encoder;
-    this.queue = new BoundedQueue(tuning.queueBytes ?? DEFAULT_QUEUE_BYTES, tuning.queuePolicy ?? 'drop-newest');
+    if (tuning.spool) {
+      this.spool = new SpoolQueue({
+        dir: tuning.spool.dir,
+        memoryBytes: tuning.queueBytes ?? DEFAULT_QUEUE_BYTES,
+        maxDiskBytes: tuning.spool.maxDiskBytes,
+        logger,
+        onReadable: () => this.flush(),
+      });
+      this.queue = this.spool;
+    } else {
+      this.queue = new BoundedQueue(tuning.queueBytes ?? DEFAULT_QUEUE_BYTES, tuning.queuePolicy ?? 'drop-newest');
+    }
     this.ackTimeoutMs = tuning.ackTimeoutMs ?? 15_000;
     this.closeDeadlineMs = tuning.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     this.backoffMs = config.retryWaitMs;
@@ -110,6 +127,9 @@ export class FluentdSink implements Sink {
 
   /** Starts connecting in the background; never fails. */
   start(): void {
+    if (this.spool) {
+      this.spoolOpened = this.spool.open().catch((err: Error) => this.reportError(err, 'fluentd: cannot open the disk spool; queueing in memory'));
+    }
     if (this.state === 'idle') this.connect();
     if (this.config.requestAck || this.config.writeTimeoutMs > 0 || this.config.asyncReconnectIntervalMs > 0) {
       this.watchdog = setInterval(() => this.checkTimeouts(), 250);
@@ -128,7 +148,7 @@ export class FluentdSink implements Sink {
       this.droppedAtClose++;
       return;
     }
-    if (this.queue.length >= this.config.bufferLimit) {
+    if (this.spool === null && this.queue.length >= this.config.bufferLimit) {
       this.droppedOverLimit++;
       return;
     }
@@ -203,7 +223,7 @@ export class FluentdSink implements Sink {
         this.connectFailures++;
         this.consecutiveFailures++;
         this.reportError(lastError ?? new Error('connection closed'), 'fluentd connect failed');
-        if (this.consecutiveFailures >= this.config.maxRetries) {
+        if (this.consecutiveFailures >= this.config.maxRetries && this.spool === null) {
           // Docker gives the message up after max-retries; here the queue goes, counted.
           this.droppedAfterRetries += this.queue.clear();
           this.consecutiveFailures = 0;
@@ -239,6 +259,8 @@ export class FluentdSink implements Sink {
         if (maxEvents <= 0) break;
       }
       const events = this.queue.take(maxEvents, WRITE_MAX_BYTES);
+      // A spool hands out only what is in memory; onReadable pumps again when more is read.
+      if (events.length === 0) break;
       let bytes = 0;
       for (let i = 0; i < events.length; i++) bytes += events[i].length;
       if (ack) {
@@ -394,9 +416,19 @@ export class FluentdSink implements Sink {
 
   private finishClose(): void {
     if (this.state === 'closed') return;
-    const left = this.queue.length + (this.inflight.length - this.inflightHead);
-    this.droppedAtClose += left;
-    this.queue.clear();
+    let left = this.queue.length + (this.inflight.length - this.inflightHead);
+    let spoolClosed: Promise<void> | null = null;
+    if (this.spool !== null) {
+      // Undelivered events stay on disk, in order, for the next logfan (or this container's next start).
+      this.requeueInflight();
+      this.spooledAtClose = this.queue.length;
+      left = 0;
+      const spool = this.spool;
+      spoolClosed = (this.spoolOpened ?? Promise.resolve()).then(() => spool.close()).catch((err: Error) => this.reportError(err, 'fluentd: closing the disk spool failed'));
+    } else {
+      this.droppedAtClose += left;
+      this.queue.clear();
+    }
     this.inflight = [];
     this.inflightHead = 0;
     this.inflightBytes = 0;
@@ -418,14 +450,22 @@ export class FluentdSink implements Sink {
     if (left > 0) {
       this.logger.warn({ container: this.shortId, sink: this.name, dropped: left }, 'fluentd: events not delivered before the close deadline were dropped');
     }
+    if (this.spooledAtClose > 0) {
+      this.logger.warn({ container: this.shortId, sink: this.name, spooled: this.spooledAtClose }, 'fluentd: events not delivered before the close deadline stay in the disk spool');
+    }
     const resolve = this.closeResolve;
     this.closeResolve = null;
-    resolve?.();
+    if (spoolClosed) void spoolClosed.then(() => resolve?.());
+    else resolve?.();
   }
 
   stats(): Record<string, number> {
+    const spool = this.spool?.stats();
     return {
       up: this.state === 'connected' ? 1 : 0,
+      ...(spool === undefined
+        ? {}
+        : { spoolBytes: spool.diskBytes, spoolMessages: spool.diskMessages, spooledTotal: spool.spooledTotal, spoolCorruptRecords: spool.corruptRecords, spooledAtClose: this.spooledAtClose }),
       sent: this.sent,
       sentBytes: this.sentBytes,
       acked: this.acked,

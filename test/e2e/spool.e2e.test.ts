@@ -1,0 +1,153 @@
+/**
+ * The disk spool against the real daemon: a fluentd server that is away for a long time while
+ * containers log (SPOOL_OUTAGE_S, default 60 s, with 10 containers at ~1,000 lines/s each), and a
+ * logfan restart while lines wait in the spool. Nothing may be lost or reordered per container,
+ * the containers must not be slowed, and logfan's memory must stay bounded (the spool keeps 1 MiB
+ * per container and sink in memory; the rest is on disk).
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGE, docker, removeContainers, requireDocker, sleep, startLogfan, uniqueDriver, type LogfanProcess } from './harness.js';
+import { ForwardReceiver, type ForwardEvent } from '../sinks/fluentd/forward-receiver.js';
+
+const OUTAGE_S = Number(process.env.SPOOL_OUTAGE_S ?? 60);
+const CONTAINERS = Number(process.env.SPOOL_CONTAINERS ?? 10);
+/** Lines per container per second: 10 per loop turn, 10 ms apart. */
+const RATE = 1000;
+const containers: string[] = [];
+const logfans: LogfanProcess[] = [];
+const receivers: ForwardReceiver[] = [];
+
+beforeAll(async () => {
+  await requireDocker();
+});
+
+afterAll(async () => {
+  await removeContainers(containers);
+  for (const r of receivers) await r.close().catch(() => undefined);
+  for (const l of logfans) await l.stop();
+});
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function receiverOn(port: number): Promise<ForwardReceiver> {
+  const r = new ForwardReceiver();
+  await r.listen({ port });
+  receivers.push(r);
+  return r;
+}
+
+/** `seconds` of numbered lines at ~RATE/s: 10 lines every 10 ms. */
+function script(prefix: string, seconds: number): string {
+  const turns = (seconds * RATE) / 10;
+  return `t=0; while [ $t -lt ${turns} ]; do t=$((t+1)); for k in 0 1 2 3 4 5 6 7 8 9; do echo ${prefix}-$((t*10+k-10)); done; usleep 10000; done`;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/** Per container: the numbered lines fluentd got, in arrival order. */
+function byContainer(events: ForwardEvent[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const e of events) {
+    const id = e.record.get('container_id')!.toString();
+    const n = Number(/-(\d+)$/.exec(e.record.get('log')!.toString())![1]);
+    let list = out.get(id);
+    if (!list) out.set(id, (list = []));
+    list.push(n);
+  }
+  return out;
+}
+
+function expectAllInOrder(got: number[] | undefined, count: number, what: string): void {
+  expect(got, what).toBeDefined();
+  expect(got!.length, what).toBe(count);
+  for (let k = 0; k < count; k++) if (got![k] !== k) expect(`${what}: line ${k} is ${got![k]}`).toBe(`${what}: line ${k} is ${k}`);
+}
+
+describe('spool=disk', () => {
+  it(`${CONTAINERS} containers logging ~${RATE} lines/s through a ${OUTAGE_S} s fluentd outage: no stall, bounded memory, every line once and in order`, async () => {
+    const logfan = await startLogfan(uniqueDriver('logfan-e2e-spool'));
+    logfans.push(logfan);
+    const port = await freePort();
+    const seconds = OUTAGE_S + 15;
+    const lines = seconds * RATE;
+    const started = Date.now();
+    for (let i = 0; i < CONTAINERS; i++) {
+      const { stdout } = await docker([
+        'run', '-d', '--network', 'none', '--log-driver', logfan.driver,
+        '--log-opt', 'sinks=json-file,fluentd', '--log-opt', `fluentd-address=127.0.0.1:${port}`,
+        '--log-opt', 'spool=disk', IMAGE, 'sh', '-c', script('s', seconds),
+      ]);
+      containers.push(stdout.trim());
+    }
+    const ids = containers.slice(-CONTAINERS);
+    let peakRss = 0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(logfan.child.pid!))), 500);
+    try {
+      await sleep(OUTAGE_S * 1000);
+      // What waited meanwhile is on disk, not in memory.
+      const spoolDir = path.join(logfan.dataRoot, 'spool');
+      expect(fs.readdirSync(spoolDir).length).toBe(CONTAINERS);
+      const fluentd = await receiverOn(port);
+      for (const id of ids) await docker(['wait', id]);
+      const elapsed = (Date.now() - started) / 1000;
+      await fluentd.waitFor(CONTAINERS * lines, 180_000);
+      await sleep(1000);
+      const got = byContainer(fluentd.events);
+      for (const id of ids) expectAllInOrder(got.get(id), lines, `container ${id.slice(0, 12)}`);
+      console.log(`[spool] ${CONTAINERS} × ${lines} lines, outage ${OUTAGE_S} s: containers done in ${elapsed.toFixed(1)} s (their own pace: ${seconds} s), peak RSS ${peakRss.toFixed(1)} MB`);
+      // A container held back by its sink would take far longer than its own pace.
+      expect(elapsed).toBeLessThan(seconds * 1.5 + 10);
+      expect(peakRss).toBeLessThan(150);
+    } finally {
+      clearInterval(sampler);
+    }
+  }, (OUTAGE_S + 300) * 1000);
+
+  it('survives a logfan restart: spooled lines are sent by the next logfan, in order, none lost', async () => {
+    const driver = uniqueDriver('logfan-e2e-spool-restart');
+    const first = await startLogfan(driver);
+    logfans.push(first);
+    const port = await freePort();
+    const seconds = 12;
+    const lines = seconds * RATE;
+    const { stdout } = await docker([
+      'run', '-d', '--network', 'none', '--log-driver', driver,
+      '--log-opt', 'sinks=json-file,fluentd', '--log-opt', `fluentd-address=127.0.0.1:${port}`,
+      '--log-opt', 'spool=disk', IMAGE, 'sh', '-c', script('r', seconds),
+    ]);
+    const id = stdout.trim();
+    containers.push(id);
+    await sleep(5000);
+    // logfan goes away (and comes back) while fluentd is still down and lines wait in the spool.
+    const stopAt = Date.now();
+    await first.stop();
+    console.log(`[spool-restart] first logfan stopped in ${Date.now() - stopAt} ms; its last words: ${JSON.stringify(first.logLines.slice(-4))}`);
+    const second = await startLogfan(driver, {}, first.dataRoot);
+    logfans.push(second);
+    await sleep(2000);
+    const fluentd = await receiverOn(port);
+    await docker(['wait', id]);
+    await fluentd.waitFor(lines, 60_000).catch((err: Error) => {
+      const got = byContainer(fluentd.events).get(id) ?? [];
+      const seen = new Set(got);
+      const missing: number[] = [];
+      for (let k = 0; k < lines; k++) if (!seen.has(k)) missing.push(k);
+      console.log(`[spool-restart] missing ${missing.length}: first ${missing.slice(0, 5)} last ${missing.slice(-5)}; spool: ${JSON.stringify(second.logLines.filter((l) => String(l.msg).includes('spool')).slice(0, 5))}`);
+      throw err;
+    });
+    await sleep(500);
+    expectAllInOrder(byContainer(fluentd.events).get(id), lines, 'after restart');
+  }, 120_000);
+});
