@@ -205,8 +205,8 @@ export interface QueueOptions {
 /** With spool=disk, how much of a sink's queue stays in memory unless queue-size says otherwise. */
 export const SPOOL_MEMORY_BYTES = 1024 * 1024;
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
-/** The sinks that can spool to disk (stream transports with acks or in-order delivery). */
-export const SPOOLING_SINKS = ['fluentd', 'gelf', 'syslog'];
+/** The sinks that can spool to disk so far (the forward protocol has acks: at-least-once end to end). */
+export const SPOOLING_SINKS = ['fluentd'];
 
 /** The queue of one network sink: `<sink>-queue-*` over `queue-*` over the defaults. */
 export function parseQueueOptions(raw: Record<string, string>, sink: string): QueueOptions {
@@ -247,10 +247,12 @@ export function parseQueueOptions(raw: Record<string, string>, sink: string): Qu
       if (out.maxBytes < 16_000 || out.maxBytes > MAX_QUEUE_BYTES) fail(sizeOption, size, 'out of range', 'between 16k and 1g');
     }
   }
+  if (out.spool && sink !== '' && !SPOOLING_SINKS.includes(sink)) {
+    // A per-sink request is refused; the host-wide spool=disk applies to the sinks that can.
+    if (raw[`${sink}-spool`] !== undefined) fail(`${sink}-spool`, 'disk', `the ${sink} sink cannot spool to disk yet`, `spool=disk works for ${SPOOLING_SINKS.join(', ')}`);
+    out.spool = false;
+  }
   if (out.spool) {
-    if (sink !== '' && !SPOOLING_SINKS.includes(sink)) {
-      fail(raw[`${sink}-spool`] !== undefined ? `${sink}-spool` : 'spool', 'disk', `the ${sink} sink cannot spool to disk`, `spool=disk works for ${SPOOLING_SINKS.join(', ')}; use ${sink}-spool=memory`);
-    }
     if (!sizeSet) out.maxBytes = SPOOL_MEMORY_BYTES;
     // Spooled lines are kept, not dropped: block would only hold the container back for nothing.
     if (out.policy === 'block') out.policy = 'drop-newest';
