@@ -43,7 +43,7 @@ const ATTRIBUTE_OPTIONS = ['tag', 'labels', 'labels-regex', 'env', 'env-regex'] 
 const JSON_FILE_OPTIONS = ['max-size', 'max-file', 'compress'] as const;
 
 /** logfan's own: which sinks get the lines, and whether the local store (docker logs) stays on. */
-const PIPELINE_OPTIONS = ['sinks', 'local-store', ...QUEUE_OPTIONS, ...PARTIAL_OPTIONS, ...FILTER_OPTIONS] as const;
+const PIPELINE_OPTIONS = ['sinks', 'local-store', 'local-store-fields', ...QUEUE_OPTIONS, ...PARTIAL_OPTIONS, ...FILTER_OPTIONS] as const;
 
 export const KNOWN_OPTIONS: readonly string[] = [...JSON_FILE_OPTIONS, ...ATTRIBUTE_OPTIONS, ...PIPELINE_OPTIONS, ...DAEMON_OPTIONS];
 
@@ -69,6 +69,11 @@ export interface JsonFileOptions {
   /** Files kept, the live one included. */
   maxFile: number;
   compress: boolean;
+  /**
+   * Whether filter fields (parse, set, labels) are written into the store's `attrs`. Off by
+   * default: the store backs `docker logs`, which shows the line; parsed JSON would be stored twice.
+   */
+  fields: boolean;
 }
 
 export interface LogOptions {
@@ -196,6 +201,14 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     }
     if (!localStore && sinks.length === 0) fail('local-store', raw['local-store'], 'nothing would receive the logs', 'name a sink in sinks= first');
   }
+  let storeFields = false;
+  if (raw['local-store-fields'] !== undefined) {
+    try {
+      storeFields = parseBool(raw['local-store-fields']);
+    } catch (err) {
+      fail('local-store-fields', raw['local-store-fields'], (err as Error).message, 'true or false');
+    }
+  }
   const selected = localStore ? [STORE_SINK, ...sinks] : sinks;
   const routes: Record<string, string> = {};
   for (const key of Object.keys(raw)) {
@@ -221,5 +234,5 @@ export function parseLogOptions(config: Record<string, string> | null | undefine
     throw new LogOptionError((err as Error).message);
   }
 
-  return { jsonFile: { maxSize, maxFile, compress }, sinks, localStore, queues, filters, routes, partial, raw };
+  return { jsonFile: { maxSize, maxFile, compress, fields: storeFields }, sinks, localStore, queues, filters, routes, partial, raw };
 }

@@ -35,6 +35,7 @@ export class JsonFileSink implements Sink {
   readonly blocking = true;
   onDrain: (() => void) | null = null;
   private readonly encoder: JsonFileEncoder;
+  private readonly storeFields: boolean;
   private readonly attrsLength: number;
   private readonly writer: RotatingWriter;
   private batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
@@ -52,6 +53,7 @@ export class JsonFileSink implements Sink {
     private readonly logger: Logger,
   ) {
     const attrs = jsonFileAttrs(info, options.raw);
+    this.storeFields = options.jsonFile.fields;
     this.encoder = new JsonFileEncoder(attrs);
     this.attrsLength = this.encoder.attrsLength;
     this.writer = new RotatingWriter(filePath, options.jsonFile, {
@@ -69,6 +71,14 @@ export class JsonFileSink implements Sink {
   }
 
   write(entry: LogEntry): void {
+    const fields = entry.fields;
+    if (fields !== null && !this.storeFields) {
+      // The entry is shared with the other sinks: hide its fields only for this write.
+      entry.fields = null;
+      this.write(entry);
+      entry.fields = fields;
+      return;
+    }
     if (this.writer.full) {
       this.cutBatch();
       this.writer.rotateBeforeNext(formatRfc3339NanoUtc(this.lastSec, this.lastNsec));
