@@ -38,11 +38,11 @@ describe('go-units sizes', () => {
 
 describe('log options', () => {
   it('rotates at 20m over 5 files when the user sets nothing', () => {
-    expect(parseLogOptions({}).jsonFile).toEqual({ maxSize: DEFAULT_MAX_SIZE, maxFile: DEFAULT_MAX_FILE, compress: false });
+    expect(parseLogOptions({}).jsonFile).toEqual({ maxSize: DEFAULT_MAX_SIZE, maxFile: DEFAULT_MAX_FILE, compress: false, fields: false });
     expect(parseLogOptions(null).jsonFile.maxSize).toBe(20_000_000);
   });
   it("keeps Docker's max-file default of 1 when only max-size is set", () => {
-    expect(parseLogOptions({ 'max-size': '10m' }).jsonFile).toEqual({ maxSize: 10_000_000, maxFile: 1, compress: false });
+    expect(parseLogOptions({ 'max-size': '10m' }).jsonFile).toEqual({ maxSize: 10_000_000, maxFile: 1, compress: false, fields: false });
   });
   it('accepts the options the daemon handles for every driver', () => {
     expect(() =>
