@@ -24,6 +24,8 @@ export const SERVE_USAGE = `  serve     run the log-driver plugin
             --retention-interval D  how often to apply those rules (default 5m)
             --metrics ADDR     also serve /metrics, /health and /status on host:port or a
                                unix socket path (default $LOGFAN_METRICS or only on --socket)
+            --tls-dir DIRS     where TLS CA/cert/key files named in a container's log-opts
+                               may be (':'-separated; default $LOGFAN_TLS_DIR or DATA_ROOT/tls)
             --config FILE      host-wide pipeline file (YAML or JSON): sinks, options and
                                filters by container name, image or label; re-read on SIGHUP
                                and by \`logfan reload\` (default $LOGFAN_CONFIG or none)
@@ -42,6 +44,7 @@ export async function runServeCommand(argv: string[]): Promise<void> {
       'retention-interval': { type: 'string', default: process.env.LOGFAN_RETENTION_INTERVAL ?? '5m' },
       config: { type: 'string', default: process.env.LOGFAN_CONFIG ?? '' },
       metrics: { type: 'string', default: process.env.LOGFAN_METRICS ?? '' },
+      'tls-dir': { type: 'string', default: process.env.LOGFAN_TLS_DIR ?? '' },
     },
     strict: true,
   });
@@ -63,7 +66,8 @@ export async function runServeCommand(argv: string[]): Promise<void> {
   const configFile = values.config === '' ? null : path.resolve(values.config!);
   // A bad file at start is fatal: better no plugin than one silently without its rules.
   const pipeline = configFile === null ? null : await loadPipelineFile(configFile);
-  const service = new LoggingService({ dataRoot, fifoRoot: values['fifo-root']!, logger: log, pipeline });
+  const tlsDirs = values['tls-dir'] === '' ? [path.join(dataRoot, 'tls')] : values['tls-dir']!.split(':').filter(Boolean).map((d) => path.resolve(d));
+  const service = new LoggingService({ dataRoot, fifoRoot: values['fifo-root']!, logger: log, pipeline, tlsDirs });
   // Resume the FIFOs of containers that were logging before a restart, then take new calls.
   await service.reattach();
   const reload = async () => {

@@ -29,6 +29,8 @@ export interface LoggingServiceOptions {
   /** The directory the daemon's FIFOs live in, as the plugin sees it. */
   fifoRoot: string;
   logger: Logger;
+  /** Where a container's TLS file options may point (default `<data-root>/tls`). */
+  tlsDirs?: readonly string[];
   /** The host-wide pipeline file, if any (replaced by `reload`). */
   pipeline?: PipelineFile | null;
 }
@@ -86,7 +88,10 @@ export class LoggingService {
   constructor(private readonly options: LoggingServiceOptions) {
     this.attachments = new AttachmentStore(options.dataRoot);
     this.pipeline = options.pipeline ?? null;
+    this.tlsDirs = options.tlsDirs ?? [path.join(options.dataRoot, 'tls')];
   }
+
+  private readonly tlsDirs: readonly string[];
 
   get pipelineFile(): PipelineFile | null {
     return this.pipeline;
@@ -134,7 +139,7 @@ export class LoggingService {
     const errors: string[] = [];
     for (const [logger, state] of running) {
       try {
-        const plan = planContainer(logger.info, file, SINK_FACTORIES);
+        const plan = planContainer(logger.info, file, SINK_FACTORIES, { tlsDirs: this.tlsDirs });
         // The store stays as it started: its files back docker logs.
         plan.options.localStore = state.sinks.has(STORE_SINK);
         const selected = [...(plan.options.localStore ? [STORE_SINK] : []), ...plan.options.sinks];
@@ -250,7 +255,7 @@ export class LoggingService {
     let plan: ContainerPlan;
     let store: JsonFileSink | null = null;
     try {
-      plan = planContainer(containerInfo, this.pipeline, SINK_FACTORIES);
+      plan = planContainer(containerInfo, this.pipeline, SINK_FACTORIES, { tlsDirs: this.tlsDirs });
       // tag templates and regex options fail here, with the option named in the message
       if (plan.options.localStore) store = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, plan.options, this.options.logger);
       for (const name of plan.options.sinks) sinkFactory(name)!.validate(this.sinkContext(containerInfo, plan, name));

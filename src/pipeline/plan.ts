@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { ContainerInfo } from '../docker/container-info.js';
 import { LogOptionError, optionOwner, parseLogOptions, STORE_SINK, type LogOptions, type SinkOptionOwner } from '../config/log-opts.js';
 import { PipelineFileError, readPipelineFile, type PipelineFile } from '../config/pipeline-file.js';
@@ -25,8 +26,40 @@ export interface ContainerPlan {
   mergePartials: boolean;
 }
 
-export function planContainer(info: ContainerInfo, file: PipelineFile | null, sinkKinds: readonly SinkOptionOwner[], onlyRule?: number): ContainerPlan {
+/**
+ * Options that name a file logfan reads (TLS CA, certificate, key). From a container's own
+ * log-opts — written by anyone who can `docker run` — they must lie inside one of the TLS
+ * directories (default `<data-root>/tls`), so a container cannot make logfan read, and present to
+ * a server of its choice, a key elsewhere on the host. The pipeline file (the operator's) may name
+ * any path.
+ */
+export const FILE_PATH_OPTIONS = ['syslog-tls-ca-cert', 'syslog-tls-cert', 'syslog-tls-key', 'gelf-tls-ca-cert', 'gelf-tls-cert', 'gelf-tls-key'];
+
+export interface PlanOptions {
+  /** Directories a container's own file-path options may point into. */
+  tlsDirs?: readonly string[];
+  /** Plan as if only this rule of the file matched (checking a file). */
+  onlyRule?: number;
+}
+
+export function checkFilePathOptions(own: Record<string, string>, tlsDirs: readonly string[]): void {
+  for (const key of FILE_PATH_OPTIONS) {
+    const value = own[key];
+    if (value === undefined || value === '') continue;
+    const where = `invalid log opt ${key}=${JSON.stringify(value)}`;
+    if (!path.isAbsolute(value)) throw new LogOptionError(`${where}: not an absolute path (a file inside ${tlsDirs.join(' or ')})`);
+    if (value.split('/').includes('..')) throw new LogOptionError(`${where}: ".." is not allowed (a file inside ${tlsDirs.join(' or ')})`);
+    const resolved = path.resolve(value);
+    if (!tlsDirs.some((dir) => resolved.startsWith(path.resolve(dir) + path.sep))) {
+      throw new LogOptionError(`${where}: outside the TLS directories logfan reads certificates from (${tlsDirs.join(', ')}; see logfan serve --tls-dir)`);
+    }
+  }
+}
+
+export function planContainer(info: ContainerInfo, file: PipelineFile | null, sinkKinds: readonly SinkOptionOwner[], planOptions: PlanOptions = {}): ContainerPlan {
   const own = info.Config ?? {};
+  const onlyRule = planOptions.onlyRule;
+  if (planOptions.tlsDirs !== undefined) checkFilePathOptions(own, planOptions.tlsDirs);
   const rules = file === null ? [] : file.rules.map((rule, index) => ({ rule, index }));
   const matched = onlyRule !== undefined ? rules.filter(({ index }) => index === onlyRule) : rules.filter(({ rule }) => matchesContainer(rule.match ?? {}, info));
 
@@ -122,7 +155,7 @@ export async function loadPipelineFile(path: string): Promise<PipelineFile> {
       for (const sink of Object.keys(rule['sink-filters'] ?? {})) {
         if (sink !== STORE_SINK && sinkFactory(sink) === undefined) throw new PipelineFileError(`${file.file}: rules[${index}].sink-filters.${sink}: unknown sink (known: ${[STORE_SINK, ...SINK_FACTORIES.map((f) => f.name)].join(', ')})`);
       }
-      const plan = planContainer(PROBE_INFO, file, SINK_FACTORIES, index);
+      const plan = planContainer(PROBE_INFO, file, SINK_FACTORIES, { onlyRule: index });
       for (const name of plan.options.sinks) {
         try {
           sinkFactory(name)!.validate({ info: PROBE_INFO, options: plan.options.raw, logger: log.child({}, { level: 'silent' }), queue: plan.options.queues[name] });

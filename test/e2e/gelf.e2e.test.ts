@@ -20,7 +20,8 @@ let seq = 0;
 
 beforeAll(async () => {
   await requireDocker();
-  logfan = await startLogfan(DRIVER);
+  // The test CA lives in a temporary directory: allow it (by default only DATA_ROOT/tls).
+  logfan = await startLogfan(DRIVER, {}, undefined, ['--tls-dir', os.tmpdir()]);
   dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'logfan-gelf-payload-'));
   const specials: Buffer[] = [
     Buffer.from('tab\there\tand "quotes" and \\backslash\\'),

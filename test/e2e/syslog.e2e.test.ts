@@ -144,7 +144,8 @@ beforeAll(async () => {
     inputs[`unixgram-${who}`] = { name: `unixgram-${who}`, kind: 'unixgram', path: path.join(dir, `unixgram-${who}.sock`) };
   }
   await startRsyslog('main', Object.values(inputs));
-  logfan = await startLogfan(DRIVER);
+  // The tests' CA and keys live in a temporary directory: allow it (by default only DATA_ROOT/tls).
+  logfan = await startLogfan(DRIVER, {}, undefined, ['--tls-dir', os.tmpdir()]);
   dockerdPid = fs.existsSync('/var/run/docker.pid') ? fs.readFileSync('/var/run/docker.pid', 'utf8').trim() : '';
 });
 
@@ -402,7 +403,10 @@ describe('bad options fail docker run with logfan\'s message naming the option',
     [['--log-opt', 'syslog-address=unix:///no/such.sock'], /syslog-address.*stat \/no\/such.sock: no such file or directory/],
     [['--log-opt', 'syslog-facility=bogus'], /syslog-facility.*invalid syslog facility/],
     [['--log-opt', 'syslog-format=rfc9999'], /syslog-format.*Invalid syslog format/],
-    [['--log-opt', 'syslog-address=tcp+tls://127.0.0.1:1', '--log-opt', 'syslog-tls-ca-cert=/no/such/ca.pem'], /syslog-tls-ca-cert.*could not read CA certificate/],
+    [['--log-opt', 'syslog-address=tcp+tls://127.0.0.1:1', '--log-opt', `syslog-tls-ca-cert=${os.tmpdir()}/no/such/ca.pem`], /syslog-tls-ca-cert.*could not read CA certificate/],
+    // A container cannot make logfan read (and present) a key outside the TLS directories.
+    [['--log-opt', 'syslog-address=tcp+tls://127.0.0.1:1', '--log-opt', 'syslog-tls-key=/etc/shadow'], /syslog-tls-key="\/etc\/shadow": outside the TLS directories/],
+    [['--log-opt', 'syslog-address=tcp+tls://127.0.0.1:1', '--log-opt', `syslog-tls-cert=${os.tmpdir()}/../etc/ssl/x.pem`], /syslog-tls-cert=.*"\.\." is not allowed/],
   ];
   for (const [opts, message] of cases) {
     it(`refuses ${opts.filter((o) => o !== '--log-opt').join(' ')}`, async () => {

@@ -114,3 +114,17 @@ describe('loadPipelineFile', () => {
     }
   });
 });
+
+describe('file-path options from a container', () => {
+  it('must point inside the TLS directories; the pipeline file may name any path', () => {
+    const tlsDirs = ['/var/lib/logfan/tls'];
+    const own = (v: string) => info({ Config: { sinks: 'gelf', 'gelf-address': 'tls://127.0.0.1:1', 'gelf-tls-ca-cert': v } });
+    expect(() => planContainer(own('/var/lib/logfan/tls/ca.pem'), null, SINK_FACTORIES, { tlsDirs })).not.toThrow();
+    expect(() => planContainer(own('/root/.ssh/id_rsa'), null, SINK_FACTORIES, { tlsDirs })).toThrow(/gelf-tls-ca-cert="\/root\/.ssh\/id_rsa": outside the TLS directories logfan reads certificates from \(\/var\/lib\/logfan\/tls/);
+    expect(() => planContainer(own('/var/lib/logfan/tls/../../../../etc/shadow'), null, SINK_FACTORIES, { tlsDirs })).toThrow(/"\.\." is not allowed/);
+    expect(() => planContainer(own('ca.pem'), null, SINK_FACTORIES, { tlsDirs })).toThrow(/not an absolute path/);
+    expect(() => planContainer(own('/var/lib/logfan/tlsx/ca.pem'), null, SINK_FACTORIES, { tlsDirs })).toThrow(/outside/);
+    const file = parsePipelineText('rules:\n  - sinks: [gelf]\n    options: { gelf-address: "tls://127.0.0.1:1", gelf-tls-ca-cert: /etc/ssl/ca.pem }\n', '/p.yaml');
+    expect(planContainer(info(), file, SINK_FACTORIES, { tlsDirs }).options.raw['gelf-tls-ca-cert']).toBe('/etc/ssl/ca.pem');
+  });
+});
