@@ -6,6 +6,7 @@ import { createPluginApp, listenForMetrics, listenOnSocket } from '../docker/plu
 import { log } from '../log.js';
 import { LoggingService } from '../pipeline/logging-service.js';
 import { loadPipelineFile } from '../pipeline/plan.js';
+import { setQueueMemoryLimit } from '../sinks/util/bounded-queue.js';
 import { parseRetentionDuration, RetentionSweeper } from '../pipeline/retention.js';
 
 export const SERVE_USAGE = `  serve     run the log-driver plugin
@@ -26,6 +27,8 @@ export const SERVE_USAGE = `  serve     run the log-driver plugin
                                unix socket path (default $LOGFAN_METRICS or only on --socket)
             --tls-dir DIRS     where TLS CA/cert/key files named in a container's log-opts
                                may be (':'-separated; default $LOGFAN_TLS_DIR or DATA_ROOT/tls)
+            --queue-memory S   bytes all network sink queues may hold together; past it they
+                               drop by their policy, counted (default $LOGFAN_QUEUE_MEMORY or 64m)
             --config FILE      host-wide pipeline file (YAML or JSON): sinks, options and
                                filters by container name, image or label; re-read on SIGHUP
                                and by \`logfan reload\` (default $LOGFAN_CONFIG or none)
@@ -45,6 +48,7 @@ export async function runServeCommand(argv: string[]): Promise<void> {
       config: { type: 'string', default: process.env.LOGFAN_CONFIG ?? '' },
       metrics: { type: 'string', default: process.env.LOGFAN_METRICS ?? '' },
       'tls-dir': { type: 'string', default: process.env.LOGFAN_TLS_DIR ?? '' },
+      'queue-memory': { type: 'string', default: process.env.LOGFAN_QUEUE_MEMORY ?? '64m' },
     },
     strict: true,
   });
@@ -61,6 +65,11 @@ export async function runServeCommand(argv: string[]): Promise<void> {
     }
   }
 
+  try {
+    setQueueMemoryLimit(fromHumanSize(values['queue-memory']!));
+  } catch (err) {
+    throw new Error(`--queue-memory: ${(err as Error).message} (expected a size such as 64m)`);
+  }
   await fs.promises.mkdir(dataRoot, { recursive: true, mode: 0o750 });
   await fs.promises.mkdir(path.dirname(socketPath), { recursive: true });
   const configFile = values.config === '' ? null : path.resolve(values.config!);

@@ -86,10 +86,14 @@ export async function startLogfan(driver: string, extraEnv: Record<string, strin
     });
   }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (!fs.existsSync(socket)) {
     if (child.exitCode !== null) throw new Error(`logfan exited with ${child.exitCode}: ${JSON.stringify(logLines)}`);
-    if (Date.now() > deadline) throw new Error('logfan did not create its socket within 10 s');
+    if (Date.now() > deadline) {
+      // Never leave a logfan behind: the test's cleanup does not know about this one.
+      child.kill('SIGKILL');
+      throw new Error(`logfan did not create its socket within 30 s: ${JSON.stringify(logLines.slice(-5))}`);
+    }
     await sleep(50);
   }
   const proc: LogfanProcess = {

@@ -5,6 +5,18 @@
  */
 export type FullQueuePolicy = 'drop-newest' | 'drop-oldest';
 
+/**
+ * One budget for every network sink queue in the process: each queue is bounded (16 MiB by
+ * default), but 100 containers × 3 sinks × 16 MiB with every server down would be gigabytes.
+ * Past the host-wide budget queues drop by their policy, counted, as when their own bound is hit.
+ * (`logfan serve --queue-memory`; the disk spool keeps only a little in memory and is not limited.)
+ */
+export const queueMemory = { used: 0, limit: 64 * 1024 * 1024 };
+
+export function setQueueMemoryLimit(bytes: number): void {
+  queueMemory.limit = bytes;
+}
+
 export class BoundedQueue {
   private items: Buffer[] = [];
   private head = 0;
@@ -27,23 +39,22 @@ export class BoundedQueue {
    * the bytes exactly when this returns true.
    */
   push(message: Buffer): boolean {
-    if (this.bytes + message.length > this.maxBytes && this.length > 0) {
+    const n = message.length;
+    if (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + n > queueMemory.limit)) {
       if (this.policy === 'drop-newest') {
         this.droppedMessages++;
-        this.droppedBytes += message.length;
+        this.droppedBytes += n;
         return false;
       }
-      while (this.length > 0 && this.bytes + message.length > this.maxBytes) {
+      while (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + n > queueMemory.limit)) {
         const old = this.shift()!;
         this.droppedMessages++;
         this.droppedBytes += old.length;
       }
-      this.items.push(message);
-      this.bytes += message.length;
-      return true;
     }
     this.items.push(message);
-    this.bytes += message.length;
+    this.bytes += n;
+    queueMemory.used += n;
     return true;
   }
 
@@ -57,6 +68,7 @@ export class BoundedQueue {
     this.items[this.head] = undefined as unknown as Buffer;
     this.head++;
     this.bytes -= m.length;
+    queueMemory.used -= m.length;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -82,11 +94,15 @@ export class BoundedQueue {
     if (messages.length === 0) return;
     this.items = messages.concat(this.items.slice(this.head));
     this.head = 0;
-    for (const m of messages) this.bytes += m.length;
+    for (const m of messages) {
+      this.bytes += m.length;
+      queueMemory.used += m.length;
+    }
   }
 
   clear(): number {
     const n = this.length;
+    queueMemory.used -= this.bytes;
     this.items = [];
     this.head = 0;
     this.bytes = 0;

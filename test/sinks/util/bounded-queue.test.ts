@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedQueue } from '../../../src/sinks/util/bounded-queue.js';
+import { BoundedQueue, queueMemory, setQueueMemoryLimit } from '../../../src/sinks/util/bounded-queue.js';
 
 const msg = (s: string) => Buffer.from(s);
 
@@ -32,5 +32,25 @@ describe('BoundedQueue', () => {
     const sent = q.take(2, 100);
     q.unshift(sent);
     expect(q.take(10, 100).map(String)).toEqual(['1', '2', '3', '4']);
+  });
+});
+
+describe('the host-wide queue budget', () => {
+  it('drops by policy once all queues together hold the budget, and frees it as they drain', () => {
+    const saved = queueMemory.limit;
+    setQueueMemoryLimit(queueMemory.used + 10);
+    try {
+      const a = new BoundedQueue(100, 'drop-newest');
+      const b = new BoundedQueue(100, 'drop-oldest');
+      expect(a.push(msg('aaaaaa'))).toBe(true);
+      expect(b.push(msg('bbbb'))).toBe(true);
+      expect(a.push(msg('x'))).toBe(false); // budget full although a is far under its own bound
+      expect(b.push(msg('cc'))).toBe(true); // drop-oldest makes room from its own front
+      expect(b.take(10, 100).map(String)).toEqual(['cc']);
+      expect(a.push(msg('y'))).toBe(true);
+      a.clear();
+    } finally {
+      setQueueMemoryLimit(saved);
+    }
   });
 });
