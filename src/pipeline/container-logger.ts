@@ -2,6 +2,7 @@ import type { ContainerInfo } from '../docker/container-info.js';
 import { FifoReader } from '../docker/fifo-reader.js';
 import { FrameDecoder } from '../docker/frame-decoder.js';
 import type { Logger } from '../log.js';
+import { queueMemory } from '../sinks/util/bounded-queue.js';
 import type { ContainerFlow, SinkSlot } from './flow.js';
 
 /** Above this many bytes waiting for a sink, stop reading the FIFO (blocking mode back-pressure). */
@@ -111,16 +112,21 @@ export class ContainerLogger {
   }
 
   private flushSinks(): void {
-    let pending = 0;
+    let behind = false;
     let blockPolicy = false;
     for (const slot of this.slots) {
       slot.sink.flush();
       if (this.holdsBack(slot)) {
-        pending = Math.max(pending, slot.sink.pendingBytes);
-        if (slot.policy === 'block') blockPolicy = true;
+        const highWater = slot.highWater ?? SINK_HIGH_WATER;
+        if (slot.sink.pendingBytes > highWater) behind = true;
+        if (slot.policy === 'block') {
+          blockPolicy = true;
+          // The host-wide queue budget nearly spent: hold back before the queues drop.
+          if (queueMemory.used > queueMemory.limit * 0.75 && slot.sink.pendingBytes > 0) behind = true;
+        }
       }
     }
-    if (pending > SINK_HIGH_WATER) {
+    if (behind) {
       this.reader.pause('sink');
       if (blockPolicy && this.blockTimer === null) {
         this.blockTimer = setTimeout(() => {
@@ -134,7 +140,11 @@ export class ContainerLogger {
 
   private maybeResume(): void {
     if (this.blockExpired && this.slots.every((s) => s.policy === 'store' || s.sink.pendingBytes === 0)) this.blockExpired = false;
-    for (const slot of this.slots) if (this.holdsBack(slot) && slot.sink.pendingBytes > SINK_HIGH_WATER / 2) return;
+    for (const slot of this.slots) {
+      if (!this.holdsBack(slot)) continue;
+      if (slot.sink.pendingBytes > (slot.highWater ?? SINK_HIGH_WATER) / 2) return;
+      if (slot.policy === 'block' && queueMemory.used > queueMemory.limit / 2 && slot.sink.pendingBytes > 0) return;
+    }
     if (this.blockTimer) {
       clearTimeout(this.blockTimer);
       this.blockTimer = null;

@@ -13,6 +13,8 @@ export interface SinkSlot {
   /** 'store' for the json-file store (always holds the container back, as Docker's json-file). */
   readonly policy: QueuePolicy | 'store';
   readonly filters: FilterSpec[];
+  /** Pending bytes above which this sink, if it holds the container back, pauses the FIFO. */
+  readonly highWater?: number;
 }
 
 export interface FlowOptions {

@@ -114,6 +114,8 @@ export class LoggingService {
         name,
         sink,
         policy: name === STORE_SINK ? 'store' : plan.options.queues[name].policy,
+        // A blocking sink must pause the FIFO before its queue (or the host-wide budget) drops.
+        highWater: name === STORE_SINK ? undefined : Math.min(8 * 1024 * 1024, plan.options.queues[name].maxBytes / 2),
         filters: plan.sinkFilters[name] ?? [],
       })),
       onTimerRelease: () => logger.onTimerRelease(),

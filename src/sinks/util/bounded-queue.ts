@@ -13,6 +13,9 @@ export type FullQueuePolicy = 'drop-newest' | 'drop-oldest';
  */
 export const queueMemory = { used: 0, limit: 64 * 1024 * 1024 };
 
+/** What a queued message costs besides its bytes (its Buffer view, the array slot), as measured. */
+const MESSAGE_OVERHEAD = 128;
+
 export function setQueueMemoryLimit(bytes: number): void {
   queueMemory.limit = bytes;
 }
@@ -40,13 +43,14 @@ export class BoundedQueue {
    */
   push(message: Buffer): boolean {
     const n = message.length;
-    if (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + n > queueMemory.limit)) {
+    const cost = n + MESSAGE_OVERHEAD;
+    if (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + cost > queueMemory.limit)) {
       if (this.policy === 'drop-newest') {
         this.droppedMessages++;
         this.droppedBytes += n;
         return false;
       }
-      while (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + n > queueMemory.limit)) {
+      while (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + cost > queueMemory.limit)) {
         const old = this.shift()!;
         this.droppedMessages++;
         this.droppedBytes += old.length;
@@ -54,7 +58,7 @@ export class BoundedQueue {
     }
     this.items.push(message);
     this.bytes += n;
-    queueMemory.used += n;
+    queueMemory.used += cost;
     return true;
   }
 
@@ -68,7 +72,7 @@ export class BoundedQueue {
     this.items[this.head] = undefined as unknown as Buffer;
     this.head++;
     this.bytes -= m.length;
-    queueMemory.used -= m.length;
+    queueMemory.used -= m.length + MESSAGE_OVERHEAD;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -96,13 +100,13 @@ export class BoundedQueue {
     this.head = 0;
     for (const m of messages) {
       this.bytes += m.length;
-      queueMemory.used += m.length;
+      queueMemory.used += m.length + MESSAGE_OVERHEAD;
     }
   }
 
   clear(): number {
     const n = this.length;
-    queueMemory.used -= this.bytes;
+    queueMemory.used -= this.bytes + this.length * MESSAGE_OVERHEAD;
     this.items = [];
     this.head = 0;
     this.bytes = 0;

@@ -38,7 +38,7 @@ describe('BoundedQueue', () => {
 describe('the host-wide queue budget', () => {
   it('drops by policy once all queues together hold the budget, and frees it as they drain', () => {
     const saved = queueMemory.limit;
-    setQueueMemoryLimit(queueMemory.used + 10);
+    setQueueMemoryLimit(queueMemory.used + 2 * 128 + 10); // two messages' overhead and 10 bytes
     try {
       const a = new BoundedQueue(100, 'drop-newest');
       const b = new BoundedQueue(100, 'drop-oldest');
