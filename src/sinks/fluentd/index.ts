@@ -24,7 +24,8 @@ export { FluentdEncoder } from './encoder.js';
 export { parseFluentdOptions, parseFluentdAddress, parseGoDuration } from './options.js';
 
 const DEFAULT_QUEUE_BYTES = 16 * 1024 * 1024;
-const BATCH_BYTES = 256 * 1024;
+/** Encoded events share slabs of this size (64 KiB: with 100 containers, larger slabs cost real memory). */
+const BATCH_BYTES = 64 * 1024;
 const WRITE_MAX_EVENTS = 4096;
 const WRITE_MAX_BYTES = 512 * 1024;
 /** Events written but not yet acknowledged, at most. */
@@ -92,6 +93,7 @@ export class FluentdSink implements Sink {
   private droppedAtClose = 0;
   private droppedAfterRetries = 0;
   private lostInWrite = 0;
+  private failedWrites: Buffer[][] = [];
   private connects = 0;
   private connectFailures = 0;
   private disconnects = 0;
@@ -198,6 +200,10 @@ export class FluentdSink implements Sink {
     sock.on('drain', () => {
       if (this.socket === sock) this.pump();
     });
+    // The server closed its side (a graceful restart): what we would write now is lost; reconnect.
+    sock.on('end', () => {
+      if (this.socket === sock) sock.destroy();
+    });
     sock.on('timeout', () => {
       if (this.state === 'connecting') sock.destroy(new Error(`dial timeout after ${DIAL_TIMEOUT_MS} ms`));
       else if (sock.writableLength > 0) {
@@ -214,6 +220,7 @@ export class FluentdSink implements Sink {
       this.ackBuf = null;
       const wasConnected = this.state === 'connected';
       this.requeueInflight();
+      this.requeueFailedWrites();
       if (this.state === 'closed') return;
       this.state = 'idle';
       if (wasConnected) {
@@ -249,7 +256,7 @@ export class FluentdSink implements Sink {
   /** Writes queued events in batches while the socket takes them. */
   private pump(): void {
     const sock = this.socket;
-    if (!sock || this.state !== 'connected') return;
+    if (!sock || this.state !== 'connected' || sock.writableEnded || sock.destroyed) return;
     if (this.config.asyncReconnectIntervalMs > 0 && this.maybeRotate(sock)) return;
     const ack = this.config.requestAck;
     while (this.queue.length > 0 && !sock.writableNeedDrain) {
@@ -281,8 +288,11 @@ export class FluentdSink implements Sink {
     const done = (err?: Error | null): void => {
       this.unflushedBytes -= bytes;
       if (!ack) {
-        if (err) this.lostInWrite += count;
-        else {
+        if (err) {
+          // Never handed to the kernel: send again after reconnecting (at least once), in order.
+          this.failedWrites.push(events);
+          if (this.socket !== sock) this.requeueFailedWrites();
+        } else {
           this.sent += count;
           this.sentBytes += bytes;
         }
@@ -311,6 +321,19 @@ export class FluentdSink implements Sink {
     this.rotateNow = true;
     sock.destroy();
     return true;
+  }
+
+  /** Events whose write failed (the connection went away under them) go back to the front. */
+  private requeueFailedWrites(): void {
+    if (this.failedWrites.length === 0) return;
+    const events = this.failedWrites.length === 1 ? this.failedWrites[0] : this.failedWrites.flat();
+    this.failedWrites = [];
+    if (this.state === 'closed') {
+      this.droppedAtClose += events.length;
+      return;
+    }
+    this.queue.unshift(events);
+    this.resent += events.length;
   }
 
   private requeueInflight(): void {

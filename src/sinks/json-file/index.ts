@@ -11,7 +11,8 @@ import { goJsonStringMap } from '../util/go-json.js';
 import { JsonFileEncoder } from './encoder.js';
 import { RotatingWriter } from './rotating-writer.js';
 
-const BATCH_BYTES = 256 * 1024;
+/** A read's records are encoded into batches of this size (64 KiB: with 100 containers, larger ones cost real memory). */
+const BATCH_BYTES = 64 * 1024;
 
 /** <data-root>/containers/<ContainerID>/<ContainerID>-json.log, as Docker lays its own out. */
 export function jsonLogPath(dataRoot: string, containerId: string): string {
