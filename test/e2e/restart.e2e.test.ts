@@ -4,6 +4,7 @@
  * from exactly where it stopped.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE, docker, removeContainers, requireDocker, sleep, startLogfan, uniqueDriver, type LogfanProcess } from './harness.js';
 
@@ -24,9 +25,9 @@ afterAll(async () => {
 // 3000 numbered lines over ~3 s, in bursts.
 const SCRIPT = 'i=0; while [ $i -lt 3000 ]; do j=0; while [ $j -lt 100 ]; do i=$((i+1)); j=$((j+1)); echo line-$i; done; sleep 0.1; done';
 
-async function runLoggers(count: number): Promise<string[]> {
+async function runLoggers(count: number, script = SCRIPT, opts: string[] = []): Promise<string[]> {
   const ids = await Promise.all(
-    Array.from({ length: count }, async () => (await docker(['run', '-d', '--network', 'none', '--log-driver', DRIVER, IMAGE, 'sh', '-c', SCRIPT])).stdout.trim()),
+    Array.from({ length: count }, async () => (await docker(['run', '-d', '--network', 'none', '--log-driver', DRIVER, ...opts, IMAGE, 'sh', '-c', script])).stdout.trim()),
   );
   containers.push(...ids);
   return ids;
@@ -38,6 +39,43 @@ function loggedNumbers(file: string): number[] {
     .trim()
     .split('\n')
     .map((l) => Number((JSON.parse(l) as { log: string }).log.trim().slice('line-'.length)));
+}
+
+/** The store's lines, oldest first: NAME.k … NAME.1 (rotated, uncompressed here), then NAME. */
+function storeNumbers(file: string): number[] {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const rotated = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(`${base}.`))
+    .map((f) => Number(f.slice(base.length + 1)))
+    .filter((n) => Number.isInteger(n) && n > 0)
+    .sort((a, b) => b - a);
+  const out: number[] = [];
+  for (const f of [...rotated.map((n) => `${file}.${n}`), file]) {
+    if (!fs.existsSync(f)) continue;
+    for (const l of fs.readFileSync(f, 'utf8').split('\n')) {
+      if (l !== '') out.push(Number((JSON.parse(l) as { log: string }).log.trim().slice('line-'.length)));
+    }
+  }
+  return out;
+}
+
+/** At most one read batch (~500 entries at this rate it is a few dozen lines) lost at a kill -9. */
+const MAX_LOST_AT_KILL = 500;
+
+/** What differs from 1..n: lines missing, lines twice, lines out of order. */
+function compareToSequence(got: number[], n: number): { count: number; missing: number[]; duplicates: number[]; outOfOrder: number } {
+  const seen = new Map<number, number>();
+  let outOfOrder = 0;
+  for (let i = 0; i < got.length; i++) {
+    seen.set(got[i], (seen.get(got[i]) ?? 0) + 1);
+    if (i > 0 && got[i] <= got[i - 1]) outOfOrder++;
+  }
+  const missing: number[] = [];
+  for (let k = 1; k <= n; k++) if (!seen.has(k)) missing.push(k);
+  const duplicates = [...seen.entries()].filter(([, c]) => c > 1).map(([k]) => k);
+  return { count: got.length, missing, duplicates, outOfOrder };
 }
 
 describe('restart', () => {
@@ -75,4 +113,66 @@ describe('restart', () => {
     // A kill -9 can only lose what was read from a pipe and not yet written: one read batch.
     expect(lost).toBeLessThan(5 * 400);
   });
+
+  it('kill -9 while 20 containers log steadily in blocking mode, start again on the same data root: no line twice, in order, at most one read batch lost', async () => {
+    // Issue #7: 20 containers, 3000 numbered lines each, ~1 line / 2 ms (bursts of 10 every 20 ms:
+    // one usleep fork per burst, not per line, so 20 of them fit on a small machine).
+    const N = 3000;
+    const steady = `i=0; while [ $i -lt ${N} ]; do j=0; while [ $j -lt 10 ]; do i=$((i+1)); j=$((j+1)); echo line-$i; done; usleep 20000; done`;
+    const t0 = Date.now();
+    const ids = await runLoggers(20, steady, ['--log-opt', 'mode=blocking']);
+    const started = Date.now();
+    // Mid-stream: every container has logged part of its lines.
+    await sleep(2500);
+    const before = ids.map((id) => {
+      try {
+        return fs.readFileSync(logfan.jsonLogPath(id), 'utf8').split('\n').length - 1;
+      } catch {
+        return 0;
+      }
+    });
+    const dataRoot = logfan.dataRoot;
+    logfan.child.kill('SIGKILL');
+    await new Promise((r) => logfan.child.once('exit', r));
+    const killedAt = Date.now();
+    await logfan.stop();
+    await sleep(700);
+    logfan = await startLogfan(DRIVER, {}, dataRoot);
+    const restartedAt = Date.now();
+    const reattached = logfan.logLines.find((l) => l.msg === 're-attached to running containers') as { containers?: number } | undefined;
+    const running = (await docker(['inspect', '-f', '{{.State.Running}}', ...ids])).stdout.trim().split('\n').filter((s) => s === 'true').length;
+    await Promise.all(ids.map((id) => docker(['wait', id])));
+    await Promise.all(ids.map((id) => logfan.waitForStopped(id)));
+    const results = ids.map((id) => compareToSequence(storeNumbers(logfan.jsonLogPath(id)), N));
+    const corrupt = logfan.logLines.filter((l) => l.msg === 'corrupt frame in FIFO').length;
+    console.log(
+      `[restart] ${JSON.stringify({
+        containers: ids.length,
+        startSeconds: (started - t0) / 1000,
+        linesBeforeKill: before,
+        downMs: restartedAt - killedAt,
+        runningAtRestart: running,
+        reattached: reattached?.containers ?? 0,
+        totalSeconds: (Date.now() - t0) / 1000,
+        corruptFrameWarnings: corrupt,
+        lines: results.map((r) => r.count),
+        missing: results.map((r) => (r.missing.length > 10 ? `${r.missing.length} (${r.missing.slice(0, 5).join(',')}…)` : r.missing.join(','))).filter((m) => m !== ''),
+        duplicates: results.reduce((a, r) => a + r.duplicates.length, 0),
+        outOfOrder: results.reduce((a, r) => a + r.outOfOrder, 0),
+      })}`,
+    );
+    // Killed mid-stream indeed: every container had logged some of its lines, not all.
+    expect(before.every((n) => n > 0 && n < N)).toBe(true);
+    expect(reattached?.containers).toBe(ids.length);
+    for (const [i, r] of results.entries()) {
+      expect(r.duplicates, `container ${i}: lines twice`).toEqual([]);
+      expect(r.outOfOrder, `container ${i}: lines out of order`).toBe(0);
+      // kill -9 can lose what was read from the pipe and not yet handed to the kernel: the rest
+      // of the read being encoded at that instant (README "Restarts"). Bounded by one read
+      // batch, and only as one run of consecutive lines.
+      expect(r.missing.length, `container ${i}: lines missing`).toBeLessThanOrEqual(MAX_LOST_AT_KILL);
+      if (r.missing.length > 0) expect(r.missing.at(-1)! - r.missing[0] + 1, `container ${i}: lost lines are one run`).toBe(r.missing.length);
+      expect(r.count).toBe(N - r.missing.length);
+    }
+  }, 90_000);
 });
