@@ -5,12 +5,20 @@
 //            with cache-disabled=true), (b) the drain-only plugin, (c) logfan sinks=syslog with
 //            local-store=false, and with the local store on — all over tcp to one private rsyslogd;
 //   journald: (a') Docker's built-in journald driver, (c') logfan sinks=journald, local store off/on;
-// plus each peer's own ingest ceiling (a direct tcp writer into rsyslogd, a direct native-protocol
-// datagram writer into journald). Every run counts until every line has ARRIVED at the peer
-// (lines in rsyslog's per-tag file, journal entries for the container), rounds interleaved,
-// medians reported as JSON with the ratios logfan/docker and logfan/drain.
+// plus each peer's own ingest ceiling: a direct tcp writer into rsyslogd, and for journald the
+// fastest of several single-client datagram writers sending entries of the same shape (the fields
+// Docker's journald driver sends) over /run/systemd/journal/socket: C (bench/journald-ceiling.c,
+// compiled here when cc is there; a blocking and a spinning non-blocking socket), Python
+// (bench/journald-ceiling.py, non-blocking, retried on EAGAIN/ENOBUFS) and Node with logfan's
+// node-unix-socket (bench/journald-ceiling.mjs). Every run counts until every line has ARRIVED at
+// the peer (lines in rsyslog's per-tag file, journal entries for the container), rounds
+// interleaved, medians reported as JSON with the ratios logfan/docker, logfan/drain,
+// logfan/ceiling and docker/ceiling, and the CPU seconds of logfan, dockerd, journald and the
+// ceiling clients.
 //
 //   npm run build && LINES=200000 ROUNDS=3 node bench/sinks-syslog-journald.mjs
+//   VARIANTS=docker-journald,logfan-journald,journald-ceiling node bench/sinks-syslog-journald.mjs
+//   (journald-ceiling in VARIANTS stands for all the ceiling clients available)
 //
 // Needs a running dockerd, rsyslogd (/usr/sbin/rsyslogd), systemd-journald (/lib/systemd/...),
 // journalctl, python3 and the logfan-test/busybox image (scripts/make-test-image.sh). Docker's
@@ -39,6 +47,8 @@ const JOURNALD = '/lib/systemd/systemd-journald';
 const JOURNAL_SOCKET = '/run/systemd/journal/socket';
 const JOURNALD_DROPIN_DIR = '/run/systemd/journald.conf.d';
 const JOURNALD_LOCK = '/run/logfan-test-journald.lock'; // the one test/e2e/journald.e2e.test.ts takes
+/** The ceiling clients (see the header); the C ones only when a C compiler is there. */
+const JOURNALD_CEILINGS = ['journald-ceiling-c-block', 'journald-ceiling-c-spin', 'journald-ceiling-py', 'journald-ceiling-node'];
 const PREFIX = 'bench-line-payload-abcdefghijklmnopqrs '; // + the line number: ~40 bytes a line
 const LAST = `${PREFIX}${LINES}`;
 
@@ -184,6 +194,23 @@ async function journalctl(args) {
   }
 }
 
+/** Which line numbers are not in the journal, as up to 5 ranges ("a-b"), for incomplete runs. */
+async function missingLines(matches) {
+  const seen = new Uint8Array(LINES + 1);
+  for (const m of (await journalctl(['-o', 'cat', ...matches])).matchAll(/(\d+)$/gm)) if (Number(m[1]) <= LINES) seen[Number(m[1])] = 1;
+  const ranges = [];
+  let total = 0;
+  for (let i = 1; i <= LINES; i++) {
+    if (seen[i]) continue;
+    let j = i;
+    while (j < LINES && !seen[j + 1]) j++;
+    total += j - i + 1;
+    if (ranges.length < 5) ranges.push(i === j ? `${i}` : `${i}-${j}`);
+    i = j;
+  }
+  return { total, ranges };
+}
+
 async function journalCount(matches) {
   const out = await journalctl(['-o', 'cat', ...matches]);
   let n = 0;
@@ -192,6 +219,27 @@ async function journalCount(matches) {
 }
 
 // ------------------------------------------------------------------------------------------------
+
+/** Compiles bench/journald-ceiling.c into dir; null (and why) when there is no C compiler. */
+async function compileCeilingClient(dir) {
+  for (const cc of ['cc', 'gcc', 'clang']) {
+    const found = await run('sh', ['-c', `command -v ${cc}`]).then((r) => r.stdout.trim(), () => '');
+    if (!found) continue;
+    const out = path.join(dir, 'journald-ceiling');
+    await run(found, ['-O2', '-o', out, path.join(repo, 'bench/journald-ceiling.c')]);
+    return { bin: out, compiler: found };
+  }
+  return null;
+}
+
+/** net.unix.max_dgram_qlen: how many datagrams a Unix socket created now queues (journald's included). */
+function maxDgramQlen() {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/unix/max_dgram_qlen', 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
 
 async function main() {
   for (const bin of [RSYSLOGD, JOURNALD, path.join(repo, 'dist/cli.js')]) if (!fs.existsSync(bin)) throw new Error(`${bin} is missing`);
@@ -209,6 +257,7 @@ async function main() {
   let logfan;
   let drain;
   let journald;
+  let ceilingC = null;
 
   const cleanup = async () => {
     if (containers.size) await run('docker', ['rm', '-f', ...containers]).catch(() => undefined);
@@ -229,7 +278,9 @@ async function main() {
     const port = await freePort();
     rsyslog = await startRsyslog(dir, port);
     journald = await ensureJournald(dropIn);
-    process.stderr.write(`journald pid ${journald.pid}: rate limiting ${journald.rateLimit}\n`);
+    process.stderr.write(`journald pid ${journald.pid}: rate limiting ${journald.rateLimit}; net.unix.max_dgram_qlen ${maxDgramQlen()}\n`);
+    ceilingC = await compileCeilingClient(dir);
+    process.stderr.write(ceilingC ? `journald ceiling client in C compiled with ${ceilingC.compiler}\n` : 'no C compiler: no C ceiling client\n');
 
     const logfanEvents = new EventWaiter();
     const dataRoot = path.join(dir, 'logfan-data');
@@ -253,10 +304,16 @@ async function main() {
       'docker-journald': { kind: 'journald', args: ['--log-driver', 'journald'] },
       'logfan-journald': { kind: 'journald', logfan: true, args: ['--log-driver', logfanDriver, '--log-opt', 'sinks=journald', '--log-opt', 'local-store=false', '--log-opt', `queue-full=${process.env.QUEUE_FULL ?? 'block'}`] },
       'logfan-journald+store': { kind: 'journald', logfan: true, args: ['--log-driver', logfanDriver, '--log-opt', 'sinks=journald', '--log-opt', `queue-full=${process.env.QUEUE_FULL ?? 'block'}`] },
-      'journald-ceiling': { kind: 'journald', direct: 'datagram' },
+      'journald-ceiling-c-block': { kind: 'journald', direct: 'datagram', client: 'c', mode: 'block' },
+      'journald-ceiling-c-spin': { kind: 'journald', direct: 'datagram', client: 'c', mode: 'spin' },
+      'journald-ceiling-py': { kind: 'journald', direct: 'datagram', client: 'py', mode: 'spin' },
+      'journald-ceiling-node': { kind: 'journald', direct: 'datagram', client: 'node' },
     };
-    // VARIANTS=name,name runs a subset (e.g. VARIANTS=docker-journald,logfan-journald,journald-ceiling).
-    const order = process.env.VARIANTS ? process.env.VARIANTS.split(',').map((v) => v.trim()) : Object.keys(variants);
+    if (!ceilingC) for (const n of JOURNALD_CEILINGS) if (variants[n].client === 'c') delete variants[n];
+    const ceilings = JOURNALD_CEILINGS.filter((n) => variants[n]);
+    // VARIANTS=name,name runs a subset (e.g. VARIANTS=docker-journald,logfan-journald,journald-ceiling);
+    // journald-ceiling stands for every ceiling client.
+    const order = (process.env.VARIANTS ? process.env.VARIANTS.split(',').map((v) => v.trim()) : Object.keys(variants)).flatMap((v) => (v === 'journald-ceiling' ? ceilings : [v]));
     for (const v of order) if (!variants[v]) throw new Error(`unknown variant ${v}; known: ${Object.keys(variants).join(', ')}`);
 
     const cpuNow = () => ({
@@ -282,22 +339,33 @@ async function main() {
       await new Promise((r) => sock.end(r));
     }
 
-    /** Sends LINES native-protocol datagrams with the fields Docker's journald driver sends. */
-    function directDatagram(idFull) {
-      const py = `
-import socket, sys
-n, idf, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.connect(${JSON.stringify(JOURNAL_SOCKET)})
-head = ("CONTAINER_ID=%s\\nCONTAINER_ID_FULL=%s\\nCONTAINER_NAME=bench-ceiling\\nCONTAINER_TAG=%s\\nIMAGE_NAME=${IMAGE}\\nSYSLOG_IDENTIFIER=%s\\nPRIORITY=6\\n" % (idf[:12], idf, idf[:12], idf[:12])).encode()
-for i in range(1, n + 1):
-    s.send(b"MESSAGE=" + prefix.encode() + str(i).encode() + b"\\n" + head)
-`;
+    /**
+     * One ceiling client (see the header) sending LINES native-protocol datagrams with the fields
+     * Docker's journald driver sends. Resolves with what the client reports ({ cpuSeconds, eagain }).
+     */
+    function directDatagram(idFull, v) {
+      const args = [String(LINES), idFull, PREFIX, IMAGE, JOURNAL_SOCKET];
+      const [cmd, argv] =
+        v.client === 'c'
+          ? [ceilingC.bin, [...args, v.mode]]
+          : v.client === 'py'
+            ? ['python3', [path.join(repo, 'bench/journald-ceiling.py'), ...args, v.mode]]
+            : [process.execPath, [path.join(repo, 'bench/journald-ceiling.mjs'), ...args]];
       return new Promise((resolve, reject) => {
-        const c = spawn('python3', ['-c', py, String(LINES), idFull, PREFIX], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
         let err = '';
+        c.stdout.on('data', (d) => (out += d));
         c.stderr.on('data', (d) => (err += d));
-        c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`datagram writer: ${err}`))));
+        c.on('error', reject);
+        c.on('exit', (code) => {
+          if (code !== 0) return reject(new Error(`${cmd} exited with ${code}: ${err}`));
+          try {
+            resolve(JSON.parse(out.trim().split('\n').pop()));
+          } catch {
+            reject(new Error(`${cmd} printed no result: ${out} ${err}`));
+          }
+        });
       });
     }
 
@@ -325,6 +393,7 @@ for i in range(1, n + 1):
       const v = variants[name];
       const cpu0 = cpuNow();
       const start = process.hrtime.bigint();
+      const startWall = Date.now();
       let id;
       let producerDone;
       if (v.direct === 'tcp') {
@@ -332,7 +401,7 @@ for i in range(1, n + 1):
         producerDone = directTcp(id);
       } else if (v.direct === 'datagram') {
         id = crypto.randomBytes(32).toString('hex');
-        producerDone = directDatagram(id);
+        producerDone = directDatagram(id, v);
       } else {
         id = await docker('run', '-d', '--network', 'none', ...v.args, IMAGE, ...containerCmd);
         containers.add(id);
@@ -345,23 +414,26 @@ for i in range(1, n + 1):
       } else if (v.kind === 'journald') {
         // Cheap poll (full counts would compete with journald for the CPU): the number of the
         // newest entry's line; lines go in order, so LINES means the last one is in. The exact
-        // count follows, untimed.
-        const matches = [`CONTAINER_ID_FULL=${id}`];
+        // count follows, untimed. --since skips the journal files that ended before the run (a
+        // long-lived journal has dozens; opening them all made each poll cost ~0.1 s of CPU); -r, as
+        // with --since journalctl would otherwise show the first entry, not the newest.
+        const matches = ['--since', `@${Math.floor(startWall / 1000) - 1}`, `CONTAINER_ID_FULL=${id}`];
         arrival = await waitArrival(
           async () => {
-            const m = /(\d+)\s*$/.exec(await journalctl(['-o', 'cat', '-n', '1', ...matches]));
+            const m = /(\d+)\s*$/.exec(await journalctl(['-o', 'cat', '-r', '-n', '1', ...matches]));
             return m ? Number(m[1]) : 0;
           },
           producerDone,
           100,
         );
         arrival.arrived = await journalCount(matches);
+        if (arrival.arrived < LINES) arrival.missing = await missingLines(matches);
       } else {
         await producerDone;
         await drainEvents.waitFor((l) => l.includes('"eof"'));
         arrival = { arrived: LINES, at: process.hrtime.bigint() };
       }
-      await producerDone;
+      const produced = await producerDone;
       const seconds = arrival.at === null ? null : Number(arrival.at - start) / 1e9;
       let sinks;
       let stoppedSeconds;
@@ -376,6 +448,8 @@ for i in range(1, n + 1):
       }
       const cpu1 = cpuNow();
       const cpu = Object.fromEntries(Object.keys(cpu0).map((k) => [k, round2(cpu1[k] - cpu0[k])]));
+      // the ceiling clients report their own CPU time (they are gone before /proc could be read)
+      if (v.direct === 'datagram') Object.assign(cpu, { client: round2(produced.cpuSeconds) });
       if (v.kind === 'syslog' && arrival.arrived > LINES) process.stderr.write(`  ${name}: ${arrival.arrived} lines arrived, more than ${LINES}\n`);
       if (!v.direct) {
         await docker('rm', id);
@@ -383,10 +457,11 @@ for i in range(1, n + 1):
         fs.rmSync(path.join(dataRoot, 'containers', id), { recursive: true, force: true });
       }
       fs.rmSync(path.join(dir, 'out', `${id.slice(0, 12)}.log`), { force: true });
-      const r = { round, seconds, arrived: arrival.arrived, cpu, ...(v.logfan ? { stoppedSeconds: round2(stoppedSeconds), sinks } : {}) };
+      const r = { round, seconds, arrived: arrival.arrived, ...(arrival.missing ? { missing: arrival.missing } : {}), cpu, ...(v.logfan ? { stoppedSeconds: round2(stoppedSeconds), sinks } : {}), ...(v.direct === 'datagram' ? { eagain: produced.eagain } : {}) };
       process.stderr.write(
-        `round ${round} ${name}: ${seconds === null ? 'stalled' : seconds.toFixed(2) + ' s'}${arrival.arrived < LINES ? ' INCOMPLETE' : ''}, ${arrival.arrived}/${LINES} arrived; CPU s ${JSON.stringify(cpu)}` +
+        `round ${round} ${name}: ${seconds === null ? 'stalled' : seconds.toFixed(2) + ' s'}${arrival.arrived < LINES ? ' INCOMPLETE' : ''}, ${arrival.arrived}/${LINES} arrived${arrival.missing ? ` (missing ${JSON.stringify(arrival.missing)})` : ''}; CPU s ${JSON.stringify(cpu)}` +
           (v.logfan ? `; logging stopped at ${stoppedSeconds.toFixed(2)} s; sinks ${JSON.stringify(sinks)}` : '') +
+          (v.direct === 'datagram' ? `; client EAGAINs ${produced.eagain}` : '') +
           '\n',
       );
       return r;
@@ -404,11 +479,15 @@ for i in range(1, n + 1):
     // --------------------------------------------------------------------------------------------
     // Times count only runs where every line arrived; incomplete runs are reported apart.
     const complete = (r) => r.seconds !== null && r.arrived >= LINES;
-    const secs = (n) => {
+    const medianSecs = (n) => {
       const xs = (results[n] ?? []).filter(complete).map((r) => r.seconds);
       return xs.length ? median(xs) : NaN;
     };
-    const cpuMed = (n, k) => median((results[n] ?? []).map((r) => r.cpu[k]));
+    // journald's ceiling: the fastest client (lowest median) of those that ran.
+    const ceilingRan = ceilings.filter((n) => Number.isFinite(medianSecs(n)));
+    const fastestCeiling = ceilingRan.length ? ceilingRan.reduce((a, b) => (medianSecs(b) < medianSecs(a) ? b : a)) : null;
+    const secs = (n) => (n === 'journald-ceiling' ? (fastestCeiling ? medianSecs(fastestCeiling) : NaN) : medianSecs(n));
+    const cpuMed = (n, k) => median((results[n] ?? []).map((r) => r.cpu[k] ?? 0));
     const seconds = Object.fromEntries(order.map((n) => [n, round2(secs(n))]));
     const ratio = (a, b) => round2(secs(a) / secs(b));
     const linesPerSecond = Object.fromEntries(order.map((n) => [n, Number.isFinite(secs(n)) ? Math.round(LINES / secs(n)) : null]));
@@ -421,12 +500,15 @@ for i in range(1, n + 1):
       rounds: ROUNDS,
       lineBytes: LAST.length + 1,
       journaldRateLimit: journald.rateLimit,
+      // journald's socket queues this many datagrams (kernel default 10; systemd hosts set 512):
+      // a full queue is where senders get EAGAIN.
+      netUnixMaxDgramQlen: maxDgramQlen(),
       journaldSuppressedMessages: suppressed.slice(0, 5),
       seconds,
       completeRuns: Object.fromEntries(order.map((n) => [n, `${results[n].filter(complete).length}/${results[n].length}`])),
       incompleteRuns: Object.fromEntries(
         order
-          .map((n) => [n, results[n].filter((r) => !complete(r)).map((r) => ({ round: r.round, arrived: r.arrived, secondsToLastLine: round2(r.seconds) }))])
+          .map((n) => [n, results[n].filter((r) => !complete(r)).map((r) => ({ round: r.round, arrived: r.arrived, secondsToLastLine: round2(r.seconds), ...(r.missing ? { missing: r.missing } : {}), ...(r.sinks?.journald ? { logfanDropped: r.sinks.journald.dropped } : {}) }))])
           .filter(([, v]) => v.length),
       ),
       linesPerSecond,
@@ -442,13 +524,27 @@ for i in range(1, n + 1):
         'logfan-journald/drain': ratio('logfan-journald', 'drain'),
         'logfan-journald/journald-ceiling': ratio('logfan-journald', 'journald-ceiling'),
         'docker-journald/journald-ceiling': ratio('docker-journald', 'journald-ceiling'),
+        'logfan-journald+store/journald-ceiling': ratio('logfan-journald+store', 'journald-ceiling'),
       },
+      journaldCeiling: fastestCeiling
+        ? {
+            fastest: fastestCeiling,
+            seconds: round2(secs('journald-ceiling')),
+            linesPerSecond: Math.round(LINES / secs('journald-ceiling')),
+            // the best logfan could do against this journald: 0.5x Docker is reachable only if the ceiling is below it
+            'ceiling/docker-journald': ratio('journald-ceiling', 'docker-journald'),
+            clientsSeconds: Object.fromEntries(ceilingRan.map((n) => [n, round2(medianSecs(n))])),
+            compiler: ceilingC ? ceilingC.compiler : 'none (no C client)',
+          }
+        : null,
       targets: {
         'logfan syslog(tcp) <= 0.5x docker syslog': secs('logfan-syslog') / secs('docker-syslog') <= 0.5,
         'logfan journald <= 0.5x docker journald': secs('logfan-journald') / secs('docker-journald') <= 0.5,
+        'journald ceiling <= 0.5x docker journald (0.5x reachable at all)': secs('journald-ceiling') / secs('docker-journald') <= 0.5,
       },
       arrivedMin: Object.fromEntries(order.map((n) => [n, Math.min(...results[n].map((r) => r.arrived))])),
       cpuSecondsMedian: Object.fromEntries(order.map((n) => [n, Object.fromEntries(Object.keys(results[n][0].cpu).map((k) => [k, round2(cpuMed(n, k))]).filter(([, v]) => v > 0))])),
+      journaldCpuMicrosPerLine: Object.fromEntries(order.filter((n) => variants[n].kind === 'journald').map((n) => [n, round2((cpuMed(n, 'journald') * 1e6) / LINES)])),
       logfanCpuMicrosPerLine: Object.fromEntries(order.filter((n) => variants[n].logfan).map((n) => [n, round2((cpuMed(n, 'logfan') * 1e6) / LINES)])),
       logfanStoppedSecondsMedian: Object.fromEntries(order.filter((n) => variants[n].logfan).map((n) => [n, round2(median(results[n].map((r) => r.stoppedSeconds)))])),
       logfanSinkStats: Object.fromEntries(order.filter((n) => variants[n].logfan).map((n) => [n, results[n].map((r) => r.sinks)])),
