@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LogEntry } from '../docker/log-entry.js';
 import type { Filter, FilterContext, FilterFactory } from './filter.js';
+import { ByteMarkers } from './byte-search.js';
 import { type Clock, monotonicMs, parseWith, userRegex } from './options.js';
 
 /**
@@ -63,8 +64,9 @@ import { type Clock, monotonicMs, parseWith, userRegex } from './options.js';
  *
  * Presets test the line decoded as latin1 (their patterns are ASCII; no UTF-8 decoding cost);
  * user patterns see the UTF-8 text. With nothing held, a preset first scans the bytes for the
- * markers its START patterns need (`rror`, `xception`, `ERROR`, `Traceback`, `panic: ` at the
- * start…), so an ordinary line is passed on without being decoded.
+ * words its START patterns need (error, exception, fatal… in any case, `Traceback`, `panic: ` at
+ * the start…), skipping most bytes (Boyer-Moore-Horspool), so an ordinary line is passed on
+ * without being decoded.
  */
 export interface MultilineOptions {
   type: 'multiline';
@@ -76,6 +78,11 @@ export interface MultilineOptions {
   timeoutMs: number;
   /** Monotonic milliseconds; for tests (not accepted from configuration). */
   now?: Clock;
+  /**
+   * false: classify every line, skipping the presets' byte-level "could start a record" test (for
+   * tests, which compare the two; not accepted from configuration).
+   */
+  precheck?: boolean;
 }
 
 export type MultilinePreset = 'java' | 'python' | 'go' | 'node';
@@ -134,37 +141,13 @@ interface Classifier {
 }
 
 /**
- * A byte-level test for whether any of `markers` occurs in buf[start, end): a table of the
- * markers' first bytes, then a comparison at each candidate position. Cheaper than decoding the
- * line and running the START regexes, which only have to run when it says yes.
+ * Words (any case) one of which every line that can begin a java/python/node record contains: each
+ * ERRORISH alternative, the java and node error headers (Exception, Error, Throwable) and the
+ * python traceback header. A byte-level search for them (ByteMarkers: Horspool, so most of an
+ * ordinary line is skipped 5 bytes at a time) is much cheaper than decoding the line and running
+ * the START regexes, which only have to run when it says yes.
  */
-function markerScan(markers: readonly string[]): (buf: Buffer, start: number, end: number) => boolean {
-  const byFirst: Buffer[][] = Array.from({ length: 256 }, () => []);
-  const first = new Uint8Array(256);
-  for (const m of markers) {
-    const b = Buffer.from(m, 'latin1');
-    byFirst[b[0]].push(b);
-    first[b[0]] = 1;
-  }
-  return (buf, start, end) => {
-    for (let i = start; i < end; i++) {
-      const c = buf[i];
-      if (first[c] === 0) continue;
-      const list = byFirst[c];
-      for (let k = 0; k < list.length; k++) {
-        const m = list[k];
-        if (i + m.length > end) continue;
-        let j = 1;
-        while (j < m.length && buf[i + j] === m[j]) j++;
-        if (j === m.length) return true;
-      }
-    }
-    return false;
-  };
-}
-
-/** Substrings every ERRORISH match, java/node error header and python traceback header contains. */
-const ERROR_MARKERS = ['rror', 'xception', 'ERROR', 'CRITICAL', 'FATAL', 'SEVERE', 'atal', 'hrowable'];
+const ERROR_WORDS = ['error', 'exception', 'critical', 'fatal', 'severe'];
 
 /** Error-level words that make a log line worth holding until the next line. */
 const ERRORISH = /\b(?:ERROR|CRITICAL|FATAL|SEVERE|[Ee]rror|[Ee]xception|[Ff]atal)\b|[a-z](?:Exception|Error)\b/;
@@ -185,9 +168,11 @@ function isIndented(line: string): boolean {
 const J_FRAME = /^[ \t]+(?:at |\.\.\. \d+ (?:more|common frames omitted))|^[ \t]*(?:Caused by|Suppressed|Wrapped by): /;
 const J_HEADER = /^(?:Exception in thread "|(?:[A-Za-z_$][\w$]*\.)*[A-Z][\w$]*(?:Exception|Error|Throwable)(?::|$))/;
 
+const javaMarkers = new ByteMarkers([...ERROR_WORDS, 'throwable']);
+
 const java: Classifier = {
   utf8: false,
-  mayStart: markerScan(ERROR_MARKERS),
+  mayStart: (buf, start, end) => javaMarkers.test(buf, start, end),
   classify(line, st) {
     const m = st.mode;
     if (m !== 0 && J_FRAME.test(line)) {
@@ -209,9 +194,11 @@ const java: Classifier = {
 const PY_TRACEBACK = /^[ \t|+]*(?:Exception Group )?Traceback \(most recent call last\):\s*$/;
 const PY_CHAIN = /^(?:During handling of the above exception, another exception occurred|The above exception was the direct cause of the following exception):\s*$/;
 
+const pythonMarkers = new ByteMarkers([...ERROR_WORDS, 'traceback']);
+
 const python: Classifier = {
   utf8: false,
-  mayStart: markerScan([...ERROR_MARKERS, 'Traceback']),
+  mayStart: (buf, start, end) => pythonMarkers.test(buf, start, end),
   classify(line, st) {
     const m = st.mode;
     if (m === M_TRACE) {
@@ -286,7 +273,7 @@ const N_LOCATION = /^(?:node:[\w/]+|(?:file:\/\/)?\/[^\s:]+):\d+$/;
 const N_CARET = /^[ \t]*\^+[ \t]*$/;
 const N_VERSION = /^Node\.js v\d+/;
 
-const nodeMarkers = markerScan([...ERROR_MARKERS, 'Uncaught ', '[UnhandledPromiseRejection']);
+const nodeMarkers = new ByteMarkers([...ERROR_WORDS, 'uncaught ', '[unhandledpromiserejection']);
 
 const node: Classifier = {
   utf8: false,
@@ -296,7 +283,7 @@ const node: Classifier = {
     const c = buf[start];
     const last = buf[end - 1];
     if ((c === 0x2f || c === 0x6e || c === 0x66) && last >= 0x30 && last <= 0x39) return true;
-    return nodeMarkers(buf, start, end);
+    return nodeMarkers.test(buf, start, end);
   },
   classify(line, st) {
     const m = st.mode;
@@ -375,6 +362,7 @@ class MultilineFilter implements Filter {
   private readonly out = new StreamState();
   private readonly err = new StreamState();
   private readonly classifier: Classifier;
+  private readonly mayStart: Classifier['mayStart'];
   private readonly maxLines: number;
   private readonly maxBytes: number;
   private readonly timeoutMs: number;
@@ -390,6 +378,7 @@ class MultilineFilter implements Filter {
     if (o.preset !== undefined) this.classifier = PRESETS[o.preset];
     else if (o.start !== undefined) this.classifier = startClassifier(userRegex(o.start, '', name, 'start'));
     else this.classifier = continueClassifier(userRegex(o.continue!, '', name, 'continue'));
+    this.mayStart = o.precheck === false ? null : this.classifier.mayStart;
     this.maxLines = o.maxLines;
     this.maxBytes = o.maxBytes;
     this.timeoutMs = o.timeoutMs;
@@ -398,7 +387,7 @@ class MultilineFilter implements Filter {
 
   process(entry: LogEntry): LogEntry | null {
     const st = entry.source === 'stderr' ? this.err : this.out;
-    const mayStart = this.classifier.mayStart;
+    const mayStart = this.mayStart;
     if (st.held === null && mayStart !== null && !mayStart(entry.buf, entry.lineStart, entry.lineEnd)) return entry;
     const line = this.classifier.utf8 ? entry.text() : entry.buf.toString('latin1', entry.lineStart, entry.lineEnd);
     const action = this.classifier.classify(line, st);

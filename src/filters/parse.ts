@@ -119,6 +119,17 @@ function flatten(obj: Record<string, unknown>, keyPrefix: string, out: Record<st
   }
 }
 
+/**
+ * No value is an object, an array or null (which flatten rewrites) and no key is `__proto__`
+ * (which flatten's assignment would drop, and JSON.parse keeps as an own property).
+ */
+function isFlat(obj: Record<string, unknown>): boolean {
+  for (const key in obj) {
+    if (typeof obj[key] === 'object' || key === '__proto__') return false;
+  }
+  return true;
+}
+
 const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 function isKeyChar(c: number): boolean {
@@ -135,11 +146,28 @@ function startsWithPair(buf: Buffer, start: number, end: number): boolean {
   return i > keyStart && i < end && buf[i] === 0x3d;
 }
 
+/**
+ * The keys (and prefixed field names) of the last line parsed, by position: lines from one
+ * program repeat their keys, and a key found in place (compared, not sliced) is a string V8 has
+ * already used as a property name, which makes storing it in the fields object much cheaper.
+ * One cache per prefix (the names include it).
+ */
+export interface LogfmtKeyCache {
+  keys: string[];
+  names: string[];
+}
+
+const MAX_CACHED_KEYS = 64;
+
 /** Parses logfmt into out (fields with prefix); false (out possibly half-filled) if it is not logfmt. */
-export function parseLogfmt(s: string, out: Record<string, FieldValue>, prefix: string): boolean {
+export function parseLogfmt(s: string, out: Record<string, FieldValue>, prefix: string, cache: LogfmtKeyCache | null = null): boolean {
   const n = s.length;
   let i = 0;
   let pairs = 0;
+  // Where the next backslash is at or after i (-1: none left; -2: not looked yet): a quoted value
+  // without one before its closing quote is a plain slice. Kept across values, so the line is
+  // searched once however many values it has.
+  let backslash = -2;
   while (i < n) {
     let c = s.charCodeAt(i);
     if (c === 0x20 || c === 0x09) {
@@ -149,55 +177,79 @@ export function parseLogfmt(s: string, out: Record<string, FieldValue>, prefix: 
     const keyStart = i;
     while (i < n && isKeyChar(s.charCodeAt(i))) i++;
     if (i === keyStart || i >= n || s.charCodeAt(i) !== 0x3d) return false;
-    const key = s.slice(keyStart, i);
+    let name: string;
+    const cached = cache === null || pairs >= cache.keys.length ? undefined : cache.keys[pairs];
+    if (cached !== undefined && cached.length === i - keyStart && s.startsWith(cached, keyStart)) name = cache!.names[pairs];
+    else {
+      const key = s.slice(keyStart, i);
+      name = prefix === '' ? key : prefix + key;
+      if (cache !== null && pairs <= cache.keys.length && pairs < MAX_CACHED_KEYS) {
+        cache.keys[pairs] = key;
+        cache.names[pairs] = name;
+      }
+    }
     i++; // '='
     let value: FieldValue;
     if (i < n && s.charCodeAt(i) === 0x22) {
-      // quoted: \" \\ \n \t \r \uXXXX as in Go's strconv.Quote
       i++;
-      let text = '';
-      let segment = i;
-      let closed = false;
-      while (i < n) {
-        c = s.charCodeAt(i);
-        if (c === 0x22) {
-          text += s.slice(segment, i);
+      const close = s.indexOf('"', i);
+      if (close === -1) return false; // no quote left: never closed, escapes or not
+      if (backslash === -2 || (backslash !== -1 && backslash < i)) backslash = s.indexOf('\\', i);
+      if (backslash === -1 || backslash > close) {
+        value = s.slice(i, close);
+        i = close + 1;
+      } else {
+        // escapes: \" \\ \n \t \r \uXXXX as in Go's strconv.Quote
+        let text = '';
+        let segment = i;
+        let closed = false;
+        while (i < n) {
+          c = s.charCodeAt(i);
+          if (c === 0x22) {
+            text += s.slice(segment, i);
+            i++;
+            closed = true;
+            break;
+          }
+          if (c === 0x5c && i + 1 < n) {
+            text += s.slice(segment, i);
+            const e = s.charCodeAt(i + 1);
+            if (e === 0x6e) text += '\n';
+            else if (e === 0x74) text += '\t';
+            else if (e === 0x72) text += '\r';
+            else if (e === 0x75 && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
+              text += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
+              i += 4;
+            } else text += s[i + 1];
+            i += 2;
+            segment = i;
+            continue;
+          }
           i++;
-          closed = true;
-          break;
         }
-        if (c === 0x5c && i + 1 < n) {
-          text += s.slice(segment, i);
-          const e = s.charCodeAt(i + 1);
-          if (e === 0x6e) text += '\n';
-          else if (e === 0x74) text += '\t';
-          else if (e === 0x72) text += '\r';
-          else if (e === 0x75 && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
-            text += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
-            i += 4;
-          } else text += s[i + 1];
-          i += 2;
-          segment = i;
-          continue;
-        }
-        i++;
+        if (!closed) return false;
+        value = text;
       }
-      if (!closed) return false;
-      value = text;
       if (i < n && s.charCodeAt(i) !== 0x20 && s.charCodeAt(i) !== 0x09) return false;
     } else {
       const valueStart = i;
-      while (i < n && s.charCodeAt(i) !== 0x20 && s.charCodeAt(i) !== 0x09) {
-        if (s.charCodeAt(i) === 0x22 || s.charCodeAt(i) === 0x3d) return false;
+      while (i < n) {
+        c = s.charCodeAt(i);
+        if (c === 0x20 || c === 0x09) break;
+        if (c === 0x22 || c === 0x3d) return false;
         i++;
       }
-      const raw = s.slice(valueStart, i);
-      if (raw === 'true') value = true;
-      else if (raw === 'false') value = false;
-      else if (raw.length > 0 && raw.length < 24 && NUMBER_RE.test(raw)) value = Number(raw);
-      else value = raw;
+      const len = i - valueStart;
+      const first = len === 0 ? 0 : s.charCodeAt(valueStart);
+      if (first === 0x74 /* t */ && len === 4 && s.startsWith('true', valueStart)) value = true;
+      else if (first === 0x66 /* f */ && len === 5 && s.startsWith('false', valueStart)) value = false;
+      else {
+        const raw = s.slice(valueStart, i);
+        // NUMBER_RE only where it can match: a digit or '-' first
+        value = len > 0 && len < 24 && ((first >= 0x30 && first <= 0x39) || first === 0x2d) && NUMBER_RE.test(raw) ? Number(raw) : raw;
+      }
     }
-    out[prefix === '' ? key : prefix + key] = value;
+    out[name] = value;
     pairs++;
   }
   return pairs > 0;
@@ -211,6 +263,7 @@ class ParseFilter implements Filter {
   private readonly levelKeys: string[];
   private readonly messageKey: string | null;
   private readonly prefix: string;
+  private readonly keyCache: LogfmtKeyCache = { keys: [], names: [] };
 
   constructor(
     readonly name: string,
@@ -233,15 +286,16 @@ class ParseFilter implements Filter {
       if (this.json) fields = this.parseJson(entry);
     } else if (this.logfmt && startsWithPair(buf, i, end)) {
       const out: Record<string, FieldValue> = {};
-      if (parseLogfmt(entry.text(), out, this.prefix)) fields = out;
+      if (parseLogfmt(entry.text(), out, this.prefix, this.keyCache)) fields = out;
     }
     if (fields === null) {
       this.unparsed++;
       return entry;
     }
     this.parsed++;
-    for (const key of this.levelKeys) {
-      const v = fields[key];
+    const levelKeys = this.levelKeys;
+    for (let k = 0; k < levelKeys.length; k++) {
+      const v = fields[levelKeys[k]];
       if (v === undefined) continue;
       const severity = levelToSeverity(v);
       if (severity >= 0) entry.severity = severity;
@@ -267,8 +321,12 @@ class ParseFilter implements Filter {
       return null;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+    const obj = value as Record<string, unknown>;
+    // A flat object (most pino/zap/bunyan lines) without a prefix: flatten would copy it key for
+    // key, in the same order; the parsed object is fresh and ours, so it is the fields object.
+    if (this.prefix === '' && isFlat(obj)) return obj as Record<string, FieldValue>;
     const out: Record<string, FieldValue> = {};
-    flatten(value as Record<string, unknown>, this.prefix, out, 0);
+    flatten(obj, this.prefix, out, 0);
     return out;
   }
 

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { excludeFactory, includeFactory } from '../../src/filters/include-exclude.js';
+import { LogEntry } from '../../src/docker/log-entry.js';
+import { excludeFactory, includeFactory, literalPattern, literalSearch } from '../../src/filters/include-exclude.js';
+import { userRegex } from '../../src/filters/options.js';
 import { entry, make, run } from './helpers.js';
 
 const ACCESS = [
@@ -71,5 +74,66 @@ describe('include / exclude', () => {
 
   it('the type must match the factory', () => {
     expect(() => includeFactory.parseOptions({ type: 'exclude', pattern: 'x' }, 'w')).toThrow(/^w: type: expected "include"/);
+  });
+});
+
+describe('include / exclude: plain-string patterns searched in the bytes', () => {
+  it('literalPattern: plain strings and escaped punctuation are literals; anything else is not', () => {
+    expect(literalPattern('GET /healthz')).toBe('GET /healthz');
+    expect(literalPattern('kube-probe/1\\.29')).toBe('kube-probe/1.29');
+    expect(literalPattern('a\\\\b \\( \\[x\\] \\{ \\* \\+ \\? \\| \\^ \\$ \\/ \\-')).toBe('a\\b ( [x] { * + ? | ^ $ / -');
+    expect(literalPattern('café ☕ 😀')).toBe('café ☕ 😀');
+    expect(literalPattern('')).toBe('');
+    for (const p of ['^GET', 'GET$', 'a.b', 'a|b', 'a*', 'a+', 'a?', '(a)', '[a]', 'a{2}', 'a}', 'a]', '\\d', '\\w', '\\bx', '\\n', '\\x41', '\\u0041', 'a\\', '\uFFFD', 'x\uD800', '\uDC00', '\uDC00\uD800', '\uD800x']) {
+      expect(literalPattern(p), p).toBeNull();
+    }
+    // with i: only ASCII
+    expect(literalSearch('GET /Healthz', 'i')).not.toBeNull();
+    expect(literalSearch('café', 'i')).toBeNull();
+    expect(literalSearch('café', 'ms')).not.toBeNull();
+    expect(literalSearch('a.b', '')).toBeNull();
+  });
+
+  it('decides as the regex does on the decoded line, whatever the bytes (property)', () => {
+    // Pieces of patterns and lines: ASCII in both cases, punctuation, multi-byte characters, and
+    // (lines only) invalid UTF-8: truncated sequences, stray continuation bytes, overlongs.
+    const textPieces = ['a', 'A', 'b', 'B', 'z', 'Z', ' ', '/', '.', '-', '(', 'é', 'É', 'ß', 'ſ', 'K', '☕', '😀', '\uFFFD', '\u212A', '\uFEFF'];
+    const badBytes = [[0xc3], [0xa9], [0xe2, 0x98], [0xf0, 0x9f, 0x98], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xff], [0xef, 0xbf, 0xbd]];
+    const line = fc
+      .array(fc.oneof(fc.constantFrom(...textPieces).map((t) => Buffer.from(t)), fc.constantFrom(...badBytes).map((b) => Buffer.from(b))), { maxLength: 24 })
+      .map((parts) => Buffer.concat(parts));
+    const escapes: Record<string, string> = { '.': '\\.', '(': '\\(', '-': '\\-', '/': '\\/' };
+    // U+FFFD and a lone surrogate make a pattern a regex again (checked here too)
+    const pattern = fc.array(fc.constantFrom(...textPieces, '\uD83D'), { maxLength: 4 }).chain((parts) =>
+      fc.boolean().map((escape) => parts.map((p) => (p in escapes && (escape || p === '.' || p === '(') ? escapes[p] : p)).join('')),
+    );
+    const flags = fc.constantFrom('', 'i', 'm', 's', 'is', 'ims');
+    fc.assert(
+      fc.property(line, pattern, flags, fc.nat(4), (bytes, p, f, pad) => {
+        const search = literalSearch(p, f);
+        if (search === null) return; // not a literal (non-ASCII with i): the filter uses the regex
+        // the line inside a larger buffer whose other bytes would match
+        const around = Buffer.from(p.replace(/\\(.)/g, '$1').repeat(pad + 1), 'utf8');
+        const buf = Buffer.concat([around, bytes, around]);
+        const expected = userRegex(p, f, 'test', 'pattern').test(bytes.toString('utf8'));
+        expect(search.test(buf, around.length, around.length + bytes.length)).toBe(expected);
+      }),
+      { numRuns: 5000, seed: 20261129 },
+    );
+  });
+
+  it('the filters use it: same decisions, the line is not decoded, bytes around it are ignored', () => {
+    const f = make(excludeFactory, { type: 'exclude', pattern: 'GET /healthz' });
+    const buf = Buffer.from('GET /healthz|10.0.3.7 "GET /health" 200|GET /healthz');
+    const e = LogEntry.of({ source: 'stdout', timeSec: 1, timeNsec: 0, line: buf });
+    e.lineStart = 13;
+    e.lineEnd = buf.length - 13;
+    expect(f.process(e)).toBe(e);
+    e.lineEnd = buf.length;
+    expect(f.process(e)).toBeNull();
+    const g = make(includeFactory, { type: 'include', pattern: 'kube-PROBE', flags: 'i' });
+    expect(run(g, ACCESS)).toEqual([ACCESS[0], null, ACCESS[2]]);
+    const h = make(excludeFactory, { type: 'exclude', pattern: 'café' });
+    expect(run(h, ['un café', 'un cafe', 'un CAFÉ'])).toEqual([null, 'un cafe', 'un CAFÉ']);
   });
 });

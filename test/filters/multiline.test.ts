@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LogEntry } from '../../src/docker/log-entry.js';
 import { multilineFactory } from '../../src/filters/multiline.js';
@@ -365,5 +366,41 @@ describe('multiline options', () => {
 
   it('defaults', () => {
     expect(multilineFactory.parseOptions({ type: 'multiline', preset: 'go' }, 'test')).toEqual({ type: 'multiline', preset: 'go', maxLines: 500, maxBytes: 1048576, timeoutMs: 1000 });
+  });
+});
+
+describe('multiline presets: the byte-level "could start a record" test', () => {
+  // Every line of the traces above, ordinary lines, and lines that put the words the START
+  // patterns look for in every case and place (or only a part of them).
+  const TRACES = [SPRING, JAVA_UNCAUGHT, JAVA_SUPPRESSED, PY, PY_CHAINED, PY_LOGGING, GO, GO_HTTP, NODE_CRASH, NODE_ESM, NODE_PROPS, NODE_TYPEERROR].flatMap((t) => t.split('\n'));
+  const WORDS = ['ERROR', 'Error', 'error', 'eRRoR', 'rror', 'erro', 'terror', 'Errors', 'CRITICAL', 'Critical', 'critica', 'FATAL', 'Fatal', 'fatal', 'fata', 'SEVERE', 'severe', 'sever', 'Exception', 'EXCEPTION', 'xception', 'Exceptio', 'NullPointerException', 'Throwable', 'throwable', 'hrowable', 'Traceback', 'traceback (most recent call last):', 'Traceback (most recent call last):', 'Uncaught ', 'uncaught', '[UnhandledPromiseRejection', '[unhandledpromiserejection', 'panic: ', 'goroutine 1 [running]:', 'SIGSEGV: ', '/app/x.js:5', 'node:internal/x:873', 'file:///a.mjs:3'];
+  const FILLER = ['', ' ', '\t', ':', 'x', '2024-03-12 14:02:17.342 ', 'INFO ', '    at ', '\tat ', 'é', '[worker-1] ', ': boom', '\\b'];
+  const line = fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(...TRACES) },
+    { weight: 3, arbitrary: fc.array(fc.constantFrom(...WORDS, ...FILLER), { maxLength: 5 }).map((a) => a.join('')) },
+  );
+
+  /** What comes out (returned or emitted), in order, for a sequence of lines. */
+  function outputs(preset: string, precheck: boolean, lines: { text: string; stderr: boolean }[]): string[] {
+    const out: string[] = [];
+    const c = { ...ctx(), emit: (e: LogEntry) => out.push(`${e.source}:${e.text()}`) };
+    const f = make(multilineFactory, { type: 'multiline', preset }, c, { precheck, now: () => 0 });
+    let t = 0;
+    for (const { text, stderr } of lines) {
+      const r = f.process(entry(text, stderr ? 'stderr' : 'stdout', t++));
+      if (r !== null) out.push(`${r.source}:${r.text()}`);
+    }
+    f.flush?.();
+    f.close?.();
+    return out;
+  }
+
+  it.each(['java', 'python', 'node', 'go'])('%s: records come out exactly as when every line is classified (property)', (preset) => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ text: line, stderr: fc.boolean() }), { minLength: 1, maxLength: 12 }), (lines) => {
+        expect(outputs(preset, true, lines)).toEqual(outputs(preset, false, lines));
+      }),
+      { numRuns: 1500, seed: 20261129 },
+    );
   });
 });

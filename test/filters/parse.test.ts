@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { levelToSeverity, parseFactory, parseLogfmt } from '../../src/filters/parse.js';
+import { levelToSeverity, type LogfmtKeyCache, parseFactory, parseLogfmt } from '../../src/filters/parse.js';
 import { entry, make } from './helpers.js';
+import { flattenRef, parseLogfmtRef } from './reference.js';
 
 function parsed(raw: Record<string, unknown>, line: string, fields: Record<string, string | number | boolean> | null = null) {
   const f = make(parseFactory, { type: 'parse', ...raw });
@@ -112,5 +114,71 @@ describe('parse options', () => {
     [{ type: 'parse', format: 'json', levelKeys: 'level' }, /^test: levelKeys: Invalid input: expected array/],
   ])('%j is refused', (raw, message) => {
     expect(() => parseFactory.parseOptions(raw, 'test')).toThrow(message);
+  });
+});
+
+describe('parse fast paths (same fields as before)', () => {
+  const SEED = 20261129;
+  /** Fields with their key order and prototype, which toEqual alone does not compare. */
+  const shape = (o: Record<string, unknown> | null) =>
+    o === null ? null : { keys: Object.keys(o), values: Object.values(o), proto: Object.getPrototypeOf(o) === Object.prototype, ownProto: Object.hasOwn(o, '__proto__') };
+
+  it('json: a flat object is used as it is, nested ones flattened, with the same keys in the same order (property)', () => {
+    const key = fc.oneof(fc.constantFrom('level', 'msg', 'a', 'a.b', '', '0', '7', '10', '-1', '1.5', '__proto__', 'constructor', 'toString', 'é', 'log.level'), fc.string({ maxLength: 4 }));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, fc.string({ maxLength: 6 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 2 }), tie('o')),
+      o: fc.dictionary(key, tie('v'), { maxKeys: 4 }),
+    }));
+    fc.assert(
+      fc.property(fc.dictionary(key, value.v, { maxKeys: 6 }), fc.constantFrom('', 'app.'), (obj, prefix) => {
+        const line = JSON.stringify(obj);
+        const f = make(parseFactory, { type: 'parse', format: 'json', prefix });
+        const e = entry(line);
+        f.process(e);
+        const expected: Record<string, string | number | boolean> = {};
+        flattenRef(JSON.parse(line) as Record<string, unknown>, prefix, expected, 0);
+        expect(shape(e.fields)).toEqual(shape(expected));
+      }),
+      { numRuns: 3000, seed: SEED },
+    );
+    // the cases by hand: __proto__ is dropped as before, numeric keys first as before
+    expect(parsed({ format: 'json' }, '{"__proto__":"x","a":1}').fields).toEqual({ a: 1 });
+    expect(Object.hasOwn(parsed({ format: 'json' }, '{"__proto__":"x","a":1}').fields!, '__proto__')).toBe(false);
+    expect(Object.keys(parsed({ format: 'json' }, '{"b":1,"10":2,"a":3,"2":4}').fields!)).toEqual(['2', '10', 'b', 'a']);
+  });
+
+  it('logfmt: quoted values, escapes and the key cache give the fields parsing did before (property)', () => {
+    const piece = fc.constantFrom('a', 'b', 'ab', 'level', 'msg', 'k', '=', '"', '\\', '\\"', '\\n', '\\t', '\\r', '\\u0041', '\\u00e9', '\\uZZZZ', '\\x', ' ', '  ', '\t', 'true', 'false', '12', '-3.5', '1e3', '007', '-', '.', 'é', '☕', 'x=1', 'y="a b"', 'z=', 'msg="said \\"hi\\""');
+    const line = fc.array(piece, { maxLength: 14 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 6 }), fc.constantFrom('', 'p.'), (lines, prefix) => {
+        const cache: LogfmtKeyCache = { keys: [], names: [] };
+        for (const s of lines) {
+          const got: Record<string, string | number | boolean> = {};
+          const want: Record<string, string | number | boolean> = {};
+          const ok = parseLogfmtRef(s, want, prefix);
+          expect(parseLogfmt(s, got, prefix, cache), s).toBe(ok);
+          if (ok) expect(shape(got), s).toEqual(shape(want));
+          const plain: Record<string, string | number | boolean> = {};
+          expect(parseLogfmt(s, plain, prefix), s).toBe(ok);
+          if (ok) expect(shape(plain), s).toEqual(shape(want));
+        }
+      }),
+      { numRuns: 4000, seed: SEED },
+    );
+  });
+
+  it('logfmt: the key cache follows lines whose keys change, grow and shrink', () => {
+    const f = make(parseFactory, { type: 'parse', format: 'logfmt', prefix: 'x.' });
+    const fields = (line: string) => {
+      const e = entry(line);
+      f.process(e);
+      return e.fields;
+    };
+    expect(fields('a=1 b=2')).toEqual({ 'x.a': 1, 'x.b': 2 });
+    expect(fields('a=1 bb=2 c=3')).toEqual({ 'x.a': 1, 'x.bb': 2, 'x.c': 3 });
+    expect(fields('ab=1 b=2')).toEqual({ 'x.ab': 1, 'x.b': 2 });
+    expect(fields('a=1')).toEqual({ 'x.a': 1 });
+    expect(fields('b=1 a=2 c=3')).toEqual({ 'x.b': 1, 'x.a': 2, 'x.c': 3 });
   });
 });
