@@ -92,6 +92,7 @@ function timeRun(processOne) {
     e.lineEnd = ends[i];
     e.fields = null;
     e.severity = -1;
+    e.resetText(); // the entry is reused: without this every filter would see the first line's cached text
     e.source = (n & 15) === 0 ? 'stderr' : 'stdout';
     processOne(e);
     if (++i === DISTINCT) i = 0;
