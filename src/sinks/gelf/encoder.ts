@@ -3,7 +3,7 @@ import type { ContainerInfo } from '../../docker/container-info.js';
 import type { FieldValue, LogEntry } from '../../docker/log-entry.js';
 import { extraAttributes } from '../../docker/extra-attributes.js';
 import { renderTag, DEFAULT_TAG_TEMPLATE } from '../../docker/tag-template.js';
-import { goJsonFloat, goJsonString, goJsonStringMap, writeGoJsonString } from '../util/go-json.js';
+import { goJsonFloat, goJsonString, goJsonStringMap, writeAscii, writeGoJsonString, writeGoJsonText } from '../util/go-json.js';
 import { copySmall, maxJsonEscapedLength } from '../util/json-bytes.js';
 
 /** info.Command(): the entrypoint and the arguments joined by spaces. */
@@ -33,15 +33,6 @@ export function gelfExtraFields(info: ContainerInfo, raw: Record<string, string>
   return extra;
 }
 
-/** ASCII that Go's encoding/json writes as is: the fast check before a field value is copied. */
-const JSON_NEEDS_ESCAPE = /[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]/;
-
-/** Writes a JS string as the inside of a Go JSON string (see go-json.ts); returns the end. */
-function writeGoJsonJsString(out: Buffer, pos: number, s: string): number {
-  if (!JSON_NEEDS_ESCAPE.test(s)) return writeAscii(out, pos, s);
-  const src = Buffer.from(s, 'utf8');
-  return writeGoJsonString(out, pos, src, 0, src.length);
-}
 
 /**
  * The GELF additional-field name for a filter field: `_` + the key (a key already starting with
@@ -66,13 +57,6 @@ interface FieldName {
   prefix: Buffer;
 }
 
-/** ASCII text into out at pos: a loop for short strings (cheaper than a native call), else write. */
-function writeAscii(out: Buffer, pos: number, s: string): number {
-  const n = s.length;
-  if (n > 48) return pos + out.write(s, pos, 'latin1');
-  for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
-  return pos + n;
-}
 
 const TRUE_JSON = Buffer.from('"true"');
 const FALSE_JSON = Buffer.from('"false"');
@@ -256,7 +240,7 @@ function writeGelfValue(out: Buffer, pos: number, v: FieldValue): number {
   if (typeof v === 'boolean') return copySmall(v ? TRUE_JSON : FALSE_JSON, out, pos);
   if (typeof v === 'number' && Number.isFinite(v)) return writeAscii(out, pos, goJsonFloat(v));
   out[pos++] = 0x22;
-  pos = writeGoJsonJsString(out, pos, typeof v === 'string' ? v : String(v));
+  pos = writeGoJsonText(out, pos, typeof v === 'string' ? v : String(v));
   out[pos++] = 0x22;
   return pos;
 }

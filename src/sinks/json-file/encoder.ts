@@ -1,11 +1,9 @@
 import type { FieldValue, LogEntry } from '../../docker/log-entry.js';
 import { formatSecondsUtc, TimestampWriter, writeFraction } from '../../docker/timestamp.js';
-import { goJsonString, writeGoJsonString } from '../util/go-json.js';
+import { goJsonString, JSON_NEEDS_ESCAPE, writeGoJsonString, writeGoJsonText } from '../util/go-json.js';
 import { copySmall, maxJsonEscapedLength } from '../util/json-bytes.js';
 import { writeLogString } from './escape.js';
 
-/** ASCII that Go's encoding/json writes as is: the fast check before goJsonString. */
-const JSON_NEEDS_ESCAPE = /[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]/;
 
 /** goJsonString without the Buffer round trip for plain ASCII. */
 function jsonString(s: string): string {
@@ -41,18 +39,6 @@ function sortGoKeys(keys: string[], n: number): void {
     }
     keys[j] = k;
   }
-}
-
-/** A JS string as the inside of a Go JSON string: short plain ASCII by hand, the rest via bytes. */
-function writeGoJsonText(out: Buffer, pos: number, s: string): number {
-  if (JSON_NEEDS_ESCAPE.test(s)) {
-    const src = Buffer.from(s, 'utf8');
-    return writeGoJsonString(out, pos, src, 0, src.length);
-  }
-  const n = s.length;
-  if (n > 48) return pos + out.write(s, pos, 'latin1');
-  for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
-  return pos + n;
 }
 
 const STREAM_STDOUT = Buffer.from('","stream":"stdout"');

@@ -42,3 +42,21 @@ export function goJsonStringMap(map: Record<string, string>): string {
 export function goJsonFloat(f: number): string {
   return Object.is(f, -0) ? '-0' : String(f);
 }
+
+/** ASCII that Go's encoding/json writes as is: the fast check before escaping a JS string. */
+export const JSON_NEEDS_ESCAPE = /[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]/;
+
+/** ASCII text into out at pos: a loop for short strings (cheaper than a native call), else write. */
+export function writeAscii(out: Buffer, pos: number, s: string): number {
+  const n = s.length;
+  if (n > 48) return pos + out.write(s, pos, 'latin1');
+  for (let i = 0; i < n; i++) out[pos + i] = s.charCodeAt(i);
+  return pos + n;
+}
+
+/** A JS string as the inside of a Go JSON string: plain ASCII copied, the rest escaped via its UTF-8 bytes. */
+export function writeGoJsonText(out: Buffer, pos: number, s: string): number {
+  if (!JSON_NEEDS_ESCAPE.test(s)) return writeAscii(out, pos, s);
+  const src = Buffer.from(s, 'utf8');
+  return writeGoJsonString(out, pos, src, 0, src.length);
+}
