@@ -9,8 +9,9 @@
 // fastest of several single-client datagram writers sending entries of the same shape (the fields
 // Docker's journald driver sends) over /run/systemd/journal/socket: C (bench/journald-ceiling.c,
 // compiled here when cc is there; a blocking and a spinning non-blocking socket), Python
-// (bench/journald-ceiling.py, non-blocking, retried on EAGAIN/ENOBUFS) and Node with logfan's
-// node-unix-socket (bench/journald-ceiling.mjs). Every run counts until every line has ARRIVED at
+// (bench/journald-ceiling.py, non-blocking, retried on EAGAIN/ENOBUFS), Node with node-unix-socket
+// (bench/journald-ceiling.mjs) and Node with logfan's own send path, koffi send(2) and a 30 µs
+// pause on EAGAIN (bench/journald-ceiling-koffi.mjs). Every run counts until every line has ARRIVED at
 // the peer (lines in rsyslog's per-tag file, journal entries for the container), rounds
 // interleaved, medians reported as JSON with the ratios logfan/docker, logfan/drain,
 // logfan/ceiling and docker/ceiling, and the CPU seconds of logfan, dockerd, journald and the
@@ -48,7 +49,7 @@ const JOURNAL_SOCKET = '/run/systemd/journal/socket';
 const JOURNALD_DROPIN_DIR = '/run/systemd/journald.conf.d';
 const JOURNALD_LOCK = '/run/logfan-test-journald.lock'; // the one test/e2e/journald.e2e.test.ts takes
 /** The ceiling clients (see the header); the C ones only when a C compiler is there. */
-const JOURNALD_CEILINGS = ['journald-ceiling-c-block', 'journald-ceiling-c-spin', 'journald-ceiling-py', 'journald-ceiling-node'];
+const JOURNALD_CEILINGS = ['journald-ceiling-c-block', 'journald-ceiling-c-spin', 'journald-ceiling-py', 'journald-ceiling-node', 'journald-ceiling-koffi'];
 const PREFIX = 'bench-line-payload-abcdefghijklmnopqrs '; // + the line number: ~40 bytes a line
 const LAST = `${PREFIX}${LINES}`;
 
@@ -308,6 +309,7 @@ async function main() {
       'journald-ceiling-c-spin': { kind: 'journald', direct: 'datagram', client: 'c', mode: 'spin' },
       'journald-ceiling-py': { kind: 'journald', direct: 'datagram', client: 'py', mode: 'spin' },
       'journald-ceiling-node': { kind: 'journald', direct: 'datagram', client: 'node' },
+      'journald-ceiling-koffi': { kind: 'journald', direct: 'datagram', client: 'koffi' },
     };
     if (!ceilingC) for (const n of JOURNALD_CEILINGS) if (variants[n].client === 'c') delete variants[n];
     const ceilings = JOURNALD_CEILINGS.filter((n) => variants[n]);
@@ -350,7 +352,7 @@ async function main() {
           ? [ceilingC.bin, [...args, v.mode]]
           : v.client === 'py'
             ? ['python3', [path.join(repo, 'bench/journald-ceiling.py'), ...args, v.mode]]
-            : [process.execPath, [path.join(repo, 'bench/journald-ceiling.mjs'), ...args]];
+            : [process.execPath, [path.join(repo, v.client === 'koffi' ? 'bench/journald-ceiling-koffi.mjs' : 'bench/journald-ceiling.mjs'), ...args]];
       return new Promise((resolve, reject) => {
         const c = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';

@@ -20,7 +20,6 @@ const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
-export const EAGAIN = 11;
 
 interface Libc {
   socket: (domain: number, type: number, protocol: number) => number;

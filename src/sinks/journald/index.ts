@@ -1,4 +1,3 @@
-import { DgramSocket } from 'node-unix-socket';
 import { extraAttributes } from '../../docker/extra-attributes.js';
 import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
@@ -8,7 +7,8 @@ import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
 import { Slab } from '../util/slab.js';
 import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
 import { JournaldEncoder, containerVars } from './encoder.js';
-import { EAGAIN, sendViaFd } from './fd-pass.js';
+import { sendViaFd } from './fd-pass.js';
+import { DatagramSocketError, EAGAIN, EMSGSIZE, ENOBUFS, JournalDatagramSocket, afterRoomWait, errnoName } from './datagram-socket.js';
 
 /** Where journald listens for native-protocol datagrams (go-systemd's journalSocket). */
 export const DEFAULT_JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -22,11 +22,10 @@ export function journalSocketPath(env: NodeJS.ProcessEnv = process.env): string 
 export const DEFAULT_QUEUE_BYTES = 16 * 1024 * 1024;
 
 /**
- * Entries larger than this go through a passed descriptor instead of a datagram. go-systemd tries
- * a datagram first and falls back on EMSGSIZE/ENOBUFS; node-unix-socket treats ENOBUFS as EAGAIN
- * and would retry such a datagram forever, so large entries never reach it. Up to ~85 KB the
- * kernel builds the datagram from order-0/2 pages (no ENOBUFS); a whole 16 KiB line plus the
- * container's fields stays far below. What journald stores is the same either way.
+ * Entries larger than this go through a passed descriptor instead of a datagram, as go-systemd
+ * does after EMSGSIZE/ENOBUFS. Up to ~85 KB the kernel builds the datagram from order-0/2 pages
+ * (no ENOBUFS); a whole 16 KiB line plus the container's fields stays far below. What journald
+ * stores is the same either way.
  */
 export const MAX_DATAGRAM_BYTES = 64 * 1024;
 
@@ -35,8 +34,14 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 /** While closing, retry at least this often so the 5 s deadline is used. */
 const CLOSING_BACKOFF_MAX_MS = 500;
-/** journald's queue is full for the descriptor socket (no poller there): try again after this. */
+/** journald's queue is full for the descriptor socket: try again after this. */
 const FD_EAGAIN_RETRY_MS = 20;
+/**
+ * Short waits (afterRoomWait) in a row without one datagram getting through before the sink
+ * treats journald as stalled and waits on timers instead: 1 ms doubling to 50 ms.
+ */
+const STALLED_AFTER_WAITS = 40;
+const STALLED_WAIT_MAX_MS = 50;
 const MAX_SENDS_PER_TICK = 4096;
 const SLAB_BYTES = 256 * 1024;
 const LOG_INTERVAL_MS = 1_000;
@@ -53,21 +58,13 @@ export interface JournaldSinkOptions {
   maxDatagramBytes?: number;
 }
 
-/** Errors that mean the entry itself cannot go as a datagram, as opposed to journald being away. */
-function isSizeError(err: Error): boolean {
-  return /message too long|no buffer space/i.test(err.message);
-}
-
 /**
  * Docker's journald driver (v20.10.24) as a non-blocking sink: entries are encoded into native
  * datagrams in write(), queued in a byte-bounded queue (drop-newest, counted), and sent from a
- * pump that runs after flush(). journald missing or its socket full never blocks the container:
- * the queue waits, retrying with backoff 100 ms → 10 s.
- *
- * node-unix-socket's DgramSocket queues a datagram internally on EAGAIN and then polls for
- * writability, but never stops polling once its queue is empty (a busy loop at 100% CPU,
- * measured). So the pump keeps at most one datagram inside the addon and replaces the socket
- * after every such episode.
+ * pump that runs after flush(), one send(2) each on a connected non-blocking socket. journald
+ * missing never blocks the container: the queue waits, retrying with backoff 100 ms → 10 s.
+ * journald's queue full (EAGAIN, the usual state while it is the slower side) is waited out in
+ * ~50 µs steps off the main thread, then in timer steps once journald stops taking anything.
  */
 export class JournaldSink implements Sink {
   readonly name = 'journald';
@@ -81,17 +78,15 @@ export class JournaldSink implements Sink {
   private readonly closeDeadlineMs: number;
   private readonly shmDir: string;
   private readonly maxDatagram: number;
-  private socket: DgramSocket | null = null;
-  /** The socket saw EAGAIN: replace it before the next send (see the class comment). */
-  private tainted = false;
-  /** A datagram the addon holds after EAGAIN, until its callback runs. */
-  private awaiting: Buffer | null = null;
-  private inSend = false;
-  private syncDone = false;
-  private syncErr: Error | undefined;
-  private readonly onSent: (err: Error | undefined) => void;
+  private socket: JournalDatagramSocket | null = null;
   private readonly pumpBound: () => void;
+  private readonly roomRetryBound: () => void;
   private pumpScheduled = false;
+  /** Waiting in afterRoomWait (journald's queue was full). */
+  private waitingForRoom = false;
+  /** Room waits in a row that ended in EAGAIN again without one datagram sent. */
+  private fruitlessWaits = 0;
+  private stalledWaitMs = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private backoffMs = 0;
   private failing = false;
@@ -122,12 +117,12 @@ export class JournaldSink implements Sink {
     this.closeDeadlineMs = options.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     this.shmDir = options.shmDir ?? '/dev/shm';
     this.maxDatagram = options.maxDatagramBytes ?? MAX_DATAGRAM_BYTES;
-    this.onSent = (err) => this.sendDone(err);
     this.pumpBound = () => this.pump();
+    this.roomRetryBound = () => this.roomRetry();
   }
 
   get pendingBytes(): number {
-    return this.queue.bytes + (this.awaiting ? this.awaiting.length : 0);
+    return this.queue.bytes;
   }
 
   write(entry: LogEntry): void {
@@ -146,43 +141,24 @@ export class JournaldSink implements Sink {
   }
 
   private schedulePump(): void {
-    if (this.pumpScheduled || this.awaiting || this.retryTimer || this.closed) return;
+    if (this.pumpScheduled || this.waitingForRoom || this.retryTimer || this.closed) return;
     this.pumpScheduled = true;
     setImmediate(this.pumpBound);
   }
 
-  private openSocket(): DgramSocket {
-    if (!this.socket) {
-      const s = new DgramSocket();
-      // Receive errors close the socket (we never receive; an unbound socket gets nothing).
-      s.on('error', (err: Error) => {
-        if (this.socket === s) this.socket = null;
-        this.report(err, 'socket error');
-      });
-      this.socket = s;
-    }
-    return this.socket;
+  private roomRetry(): void {
+    this.waitingForRoom = false;
+    this.pump();
   }
 
   private closeSocket(): void {
-    const s = this.socket;
+    this.socket?.close();
     this.socket = null;
-    if (!s) return;
-    try {
-      s.close();
-    } catch {
-      // already closed after an error
-    }
   }
 
   private pump(): void {
     this.pumpScheduled = false;
-    if (this.awaiting || this.retryTimer || this.closed) return;
-    if (this.tainted) {
-      // Stops the addon's writable polling (see the class comment) even when nothing is queued.
-      this.closeSocket();
-      this.tainted = false;
-    }
+    if (this.waitingForRoom || this.retryTimer || this.closed) return;
     let sends = 0;
     while (this.queue.length > 0) {
       if (sends >= MAX_SENDS_PER_TICK) {
@@ -195,73 +171,59 @@ export class JournaldSink implements Sink {
         sends++;
         continue;
       }
-      let socket: DgramSocket;
-      try {
-        socket = this.openSocket();
-      } catch (err) {
-        this.unreachable(err as Error);
-        return;
-      }
-      this.inSend = true;
-      this.syncDone = false;
-      this.syncErr = undefined;
-      try {
-        socket.sendTo(msg, 0, msg.length, this.socketPath, this.onSent);
-      } catch (err) {
-        this.syncDone = true;
-        this.syncErr = err as Error;
-      }
-      this.inSend = false;
-      if (!this.syncDone) {
-        // EAGAIN: the addon keeps it and calls back once journald's queue has room.
-        this.queue.shift();
-        this.awaiting = msg;
-        this.eagain++;
-        this.tainted = true;
-        return;
-      }
-      if (this.syncErr) {
-        if (isSizeError(this.syncErr)) {
-          if (!this.sendOversized(msg)) return;
-          sends++;
-          continue;
+      let socket = this.socket;
+      if (!socket) {
+        try {
+          socket = new JournalDatagramSocket(this.socketPath);
+          socket.connect();
+        } catch (err) {
+          this.unreachable(err as Error);
+          return;
         }
-        this.unreachable(this.syncErr);
+        this.socket = socket;
+      }
+      const errno = socket.send(msg);
+      if (errno === 0) {
+        this.queue.shift();
+        this.delivered(msg.length);
+        sends++;
+        continue;
+      }
+      if (errno === EAGAIN) {
+        this.eagain++;
+        this.waitForRoom(sends > 0);
         return;
       }
-      this.queue.shift();
-      this.delivered(msg.length);
-      sends++;
+      if (errno === EMSGSIZE || errno === ENOBUFS) {
+        if (!this.sendOversized(msg)) return;
+        sends++;
+        continue;
+      }
+      // ECONNREFUSED (journald restarted or stopped), ENOENT, ...: a new socket after the backoff.
+      this.closeSocket();
+      this.unreachable(new DatagramSocketError(`send to ${this.socketPath}: ${errnoName(errno)}`, errno));
+      return;
     }
+    this.fruitlessWaits = 0;
     this.drained();
   }
 
-  /** The addon's send callback: synchronous inside sendTo, or later for a datagram it held. */
-  private sendDone(err: Error | undefined): void {
-    if (this.inSend) {
-      this.syncDone = true;
-      this.syncErr = err ?? undefined;
+  private waitForRoom(progressed: boolean): void {
+    if (progressed) {
+      this.fruitlessWaits = 0;
+      this.stalledWaitMs = 0;
+    } else this.fruitlessWaits++;
+    if (this.fruitlessWaits < STALLED_AFTER_WAITS) {
+      this.waitingForRoom = true;
+      afterRoomWait(this.roomRetryBound);
       return;
     }
-    const msg = this.awaiting;
-    this.awaiting = null;
-    if (!msg || this.closed) return;
-    if (err) {
-      this.queue.unshift([msg]);
-      if (isSizeError(err)) {
-        // Never run the pump from inside the addon's callback.
-        this.schedulePump();
-        return;
-      }
-      this.unreachable(err);
-      return;
-    }
-    this.delivered(msg.length);
-    // The pump replaces the socket, then sends the rest or reports the drain.
-    this.schedulePump();
+    // journald takes nothing (stopped, or swamped by others): stop waking every 50 µs.
+    this.stalledWaitMs = this.stalledWaitMs === 0 ? 1 : Math.min(this.stalledWaitMs * 2, STALLED_WAIT_MAX_MS);
+    this.retryAfter(this.stalledWaitMs);
   }
 
-  /** go-systemd's fallback: the entry through an unlinked /dev/shm file. Returns false to stop pumping. */
+/** go-systemd's fallback: the entry through an unlinked /dev/shm file. Returns false to stop pumping. */
   private sendOversized(msg: Buffer): boolean {
     const r = sendViaFd(this.socketPath, msg, this.shmDir);
     if (r.ok) {
@@ -304,7 +266,7 @@ export class JournaldSink implements Sink {
     this.backoffMs = this.backoffMs === 0 ? BACKOFF_MIN_MS : Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     if (this.closing) this.backoffMs = Math.min(this.backoffMs, CLOSING_BACKOFF_MAX_MS);
     // A fresh socket on the next try, as after any trouble.
-    this.tainted = true;
+    this.closeSocket();
     this.report(err, 'journald unreachable; entries are queued');
     this.retryAfter(this.backoffMs);
   }
@@ -318,7 +280,7 @@ export class JournaldSink implements Sink {
   }
 
   private drained(): void {
-    if (this.queue.length > 0 || this.awaiting) return;
+    if (this.queue.length > 0) return;
     this.onDrain?.();
     const w = this.drainWaiter;
     this.drainWaiter = null;
@@ -342,7 +304,7 @@ export class JournaldSink implements Sink {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
     }
-    if (this.queue.length > 0 || this.awaiting) {
+    if (this.queue.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.drainWaiter = resolve;
@@ -355,13 +317,12 @@ export class JournaldSink implements Sink {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const left = this.queue.length + (this.awaiting ? 1 : 0);
+    const left = this.queue.length;
     if (left > 0) {
       this.droppedAtClose += left;
       this.logger.warn({ container: this.container, sink: this.name, socket: this.socketPath, dropped: left }, 'journald sink closed with entries not delivered');
     }
     this.queue.clear();
-    this.awaiting = null;
     this.closeSocket();
     this.slab = new Slab(0);
   }
@@ -375,7 +336,7 @@ export class JournaldSink implements Sink {
       droppedQueueFullBytes: this.queue.droppedBytes,
       droppedAtClose: this.droppedAtClose,
       oversizeDropped: this.oversizeDropped,
-      queued: this.queue.length + (this.awaiting ? 1 : 0),
+      queued: this.queue.length,
       queuedBytes: this.pendingBytes,
       reconnects: this.reconnects,
       sendErrors: this.sendErrors,
