@@ -1,5 +1,5 @@
-// journald's ingest ceiling for one client (bench/sinks-syslog-journald.mjs), in Node with the
-// package logfan's journald sink uses (node-unix-socket's DgramSocket).
+// journald's ingest ceiling for one client (bench/sinks-syslog-journald.mjs), in Node with
+// node-unix-socket's DgramSocket (what logfan's journald sink used before its koffi send path).
 //
 //   node bench/journald-ceiling.mjs N CONTAINER_ID_FULL PREFIX IMAGE SOCKET
 //

@@ -329,7 +329,7 @@ describe('journald not running', () => {
     }
     const warning = downLogfan.logLines.find((l) => l.msg === 'journald unreachable; entries are queued')!;
     expect(warning).toMatchObject({ sink: 'journald', socket: nsSocket });
-    expect(String(warning['error'])).toMatch(/No such file/);
+    expect(String(warning['error'])).toMatch(/ENOENT: no such file/);
 
     // 2. meanwhile another container logs (json-file) and finishes: its journald close gives up
     //    after 5 s and counts the entries it could not deliver
