@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import { FifoPeeker, type PeekResult } from './fifo-peek.js';
 import { setPipeSize } from './pipe-size.js';
 
 export interface FifoReaderEvents {
@@ -13,22 +14,49 @@ export const PIPE_BYTES = 1024 * 1024;
 /** One libuv read on a pipe returns at most this much; a full read means more is waiting. */
 const FULL_READ = 64 * 1024;
 
+/** LOGFAN_FIFO_PEEK=0 reads FIFOs directly (the kill -9 window of one read batch comes back). */
+const PEEK_ENABLED = process.env.LOGFAN_FIFO_PEEK !== '0';
+/** While peeking, look at the FIFO at least this often even without an inotify event. */
+const PEEK_SAFETY_MS = 1_000;
+/** After StopLogging, until EOF: look this often (the daemon closes its end after our answer). */
+const PEEK_EAGER_MS = 5;
+
 /** Override of the wait after a short read, for measurements (LOGFAN_READ_DELAY_MS). */
 const READ_DELAY_MS = process.env.LOGFAN_READ_DELAY_MS === undefined ? undefined : Number(process.env.LOGFAN_READ_DELAY_MS);
 
 export type PauseReason = 'batch' | 'sink';
 
 /**
- * Reads a container's FIFO as a stream on an O_NONBLOCK fd (libuv polls it; no thread-pool
- * read per FIFO), in batches: after a short read it waits `batchDelayMs` before reading again,
- * so each wake-up takes many entries instead of a few. The pipe is grown first so that the
+ * Reads a container's FIFO in batches: after a short read it waits `batchDelayMs` before reading
+ * again, so each wake-up takes many entries instead of a few. The pipe is grown first so that the
  * daemon never blocks on it during that wait.
+ *
+ * Two ways to read. Peeking (the default where tee(2) is available, see fifo-peek.ts): each batch
+ * is copied out of the FIFO and stays in it until the consumer calls release() with the bytes it
+ * has made safe; inotify on the FIFO's path (every daemon write is an IN_MODIFY) says when to look.
+ * A process killed at any moment then loses nothing. Direct: a stream on the O_NONBLOCK fd (libuv
+ * polls it), where what was read and not yet written is lost with the process; release() is a
+ * no-op there.
  */
 export class FifoReader {
   private socket: net.Socket | null = null;
+  private fd = -1;
+  private peeker: FifoPeeker | null = null;
+  private watcher: fs.FSWatcher | null = null;
+  private safetyTimer: NodeJS.Timeout | null = null;
+  private eagerTimer: NodeJS.Timeout | null = null;
+  private peekScheduled = false;
+  /** Bytes handed to onChunk and not yet released (peeking: at most one batch at a time). */
+  private outstanding = 0;
+  private lastPeekBytes = 0;
+  private eager = false;
+  private readonly peekBound = () => this.peekNow();
+  private readonly schedulePeekBound = () => this.schedulePeek();
   private readonly pauses = new Set<PauseReason>();
   private timer: NodeJS.Timeout | null = null;
   private ended = false;
+  /** Set false before open() to read directly (e.g. bytes of a frame were primed from elsewhere). */
+  allowPeek = PEEK_ENABLED;
   pipeSize = -1;
   batchDelayMs = 0;
   bytesRead = 0;
@@ -53,12 +81,105 @@ export class FifoReader {
     // 1 ms measured best end to end (bench/, docs/decisions.md): longer waits slowed the
     // container down on these VMs although the 1 MiB pipe never filled.
     this.batchDelayMs = READ_DELAY_MS ?? 1;
+    if (this.allowPeek && this.startPeeking(fd)) return;
     const socket = new net.Socket({ fd, readable: true, writable: false });
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.handleData(chunk));
     socket.on('end', () => this.finish());
     socket.on('close', () => this.finish());
     socket.on('error', (err) => this.events.onError(err));
+  }
+
+  /** True while reading by peeking: the consumer must release() each chunk's safe bytes. */
+  get peeking(): boolean {
+    return this.peeker !== null;
+  }
+
+  private startPeeking(fd: number): boolean {
+    const peeker = FifoPeeker.create(fd, this.pipeSize > 0 ? this.pipeSize : 64 * 1024);
+    if (!peeker) return false;
+    let watcher: fs.FSWatcher;
+    try {
+      watcher = fs.watch(this.path, { persistent: false }, this.schedulePeekBound);
+    } catch {
+      peeker.close();
+      return false;
+    }
+    // A watch that fails later (the FIFO's directory unmounted): the safety timer still looks.
+    watcher.on('error', () => undefined);
+    this.fd = fd;
+    this.peeker = peeker;
+    this.watcher = watcher;
+    this.safetyTimer = setInterval(this.schedulePeekBound, PEEK_SAFETY_MS);
+    this.schedulePeek();
+    return true;
+  }
+
+  private schedulePeek(): void {
+    if (this.peekScheduled || this.ended || this.outstanding > 0 || this.pauses.size > 0 || this.peeker === null) return;
+    this.peekScheduled = true;
+    setImmediate(this.peekBound);
+  }
+
+  private peekNow(): void {
+    this.peekScheduled = false;
+    if (this.ended || this.outstanding > 0 || this.pauses.size > 0 || this.peeker === null) return;
+    let r: PeekResult;
+    try {
+      r = this.peeker.peek(this.peeker.copySize);
+    } catch (err) {
+      this.events.onError(err as Error);
+      this.finish();
+      return;
+    }
+    if (r === 'eof') {
+      this.finish();
+      return;
+    }
+    if (r === 'empty') {
+      if (this.eager && this.eagerTimer === null) {
+        this.eagerTimer = setTimeout(() => {
+          this.eagerTimer = null;
+          this.schedulePeek();
+        }, PEEK_EAGER_MS);
+      }
+      return;
+    }
+    this.outstanding = r.length;
+    this.lastPeekBytes = r.length;
+    this.bytesRead += r.length;
+    this.reads++;
+    this.events.onChunk(r);
+  }
+
+  /**
+   * The consumer is done with the last chunk: `bytes` of it (whole frames it has made safe) come
+   * out of the FIFO; the rest is copied again with the next batch. Peeking only.
+   */
+  release(bytes: number): void {
+    if (this.peeker === null || this.outstanding === 0) return;
+    this.outstanding = 0;
+    try {
+      this.peeker.consume(bytes);
+    } catch (err) {
+      this.events.onError(err as Error);
+      this.finish();
+      return;
+    }
+    if (this.ended) return;
+    if (this.lastPeekBytes < FULL_READ && this.batchDelayMs > 0) this.delayNextRead();
+    else this.schedulePeek();
+  }
+
+  /** The most one chunk can hold while peeking (a frame larger than this can never complete). */
+  get peekCapacity(): number {
+    return this.peeker?.copySize ?? 0;
+  }
+
+  private delayNextRead(): void {
+    this.pause('batch');
+    if (this.timer === null) this.timer = setTimeout(() => this.resume('batch'), this.batchDelayMs);
+    else this.timer.refresh();
   }
 
   private handleData(chunk: Buffer): void {
@@ -82,13 +203,18 @@ export class FifoReader {
 
   resume(reason: PauseReason): void {
     if (!this.pauses.delete(reason)) return;
-    if (this.pauses.size === 0) this.socket?.resume();
+    if (this.pauses.size === 0) {
+      this.socket?.resume();
+      this.schedulePeek();
+    }
   }
 
   /** After StopLogging: read without batching delays so EOF is seen promptly. */
   drainEagerly(): void {
     this.batchDelayMs = 0;
+    this.eager = true;
     this.resume('batch');
+    this.schedulePeek();
   }
 
   private finish(): void {
@@ -96,7 +222,21 @@ export class FifoReader {
     this.ended = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.stopPeeking();
     this.events.onEnd();
+  }
+
+  private stopPeeking(): void {
+    if (this.peeker === null) return;
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.safetyTimer) clearInterval(this.safetyTimer);
+    if (this.eagerTimer) clearTimeout(this.eagerTimer);
+    this.safetyTimer = this.eagerTimer = null;
+    this.peeker.close();
+    this.peeker = null;
+    fs.close(this.fd, () => undefined);
+    this.fd = -1;
   }
 
   /**
@@ -107,6 +247,7 @@ export class FifoReader {
   detach(): void {
     const socket = this.socket;
     if (socket === null) {
+      // Peeking: what was not released is still in the FIFO.
       this.finish();
       return;
     }
@@ -124,6 +265,10 @@ export class FifoReader {
 
   /** Stops reading now, dropping whatever is still in the pipe (shutdown only). */
   destroy(): void {
+    if (this.peeker !== null) {
+      this.finish();
+      return;
+    }
     if (this.socket === null) {
       // Never opened: there is no stream to end, so end here.
       this.finish();

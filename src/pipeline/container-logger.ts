@@ -4,6 +4,7 @@ import { FrameDecoder } from '../docker/frame-decoder.js';
 import type { Logger } from '../log.js';
 import { queueMemory } from '../sinks/util/bounded-queue.js';
 import type { ContainerFlow, SinkSlot } from './flow.js';
+import { bytesAlreadyStored, type StoredRecord } from './resume-dedupe.js';
 
 /** Above this many bytes waiting for a sink, stop reading the FIFO (blocking mode back-pressure). */
 const SINK_HIGH_WATER = 8 * 1024 * 1024;
@@ -36,6 +37,13 @@ export class ContainerLogger {
   private readonly decoder: FrameDecoder;
   private flow: ContainerFlow | undefined;
   private slots: readonly SinkSlot[] = [];
+  private storeSlot: SinkSlot | undefined;
+  /** Peeking: safe bytes of the last chunk, released once the store has written them; -1: none. */
+  private unreleased = -1;
+  /** After a restart: the store's last record, to skip what the FIFO's head repeats of it. */
+  private resumeAfter: StoredRecord | null = null;
+  /** Bytes at the FIFO's head skipped after a restart because the store already had them. */
+  bytesSkippedOnResume = 0;
   /** Filter counters of flows replaced by a reload, so they do not go back to zero. */
   private retiredFilterStats: Record<string, Record<string, number>> = {};
   private inRead = false;
@@ -89,16 +97,58 @@ export class ContainerLogger {
     }
     this.flow = flow;
     this.slots = flow.slots;
-    for (const slot of this.slots) slot.sink.onDrain = () => this.maybeResume();
+    this.storeSlot = this.slots.find((s) => s.policy === 'store');
+    for (const slot of this.slots) slot.sink.onDrain = () => this.onSinkDrain();
     if (old !== undefined) this.flushSinks();
   }
 
 
+  /** Re-attached after a restart: skip the entries at the FIFO's head up to the store's last one. */
+  skipStoredOnResume(record: StoredRecord | null): void {
+    this.resumeAfter = record;
+  }
+
   private handleChunk(chunk: Buffer): void {
+    let skip = 0;
+    if (this.resumeAfter !== null && this.reader.peeking) {
+      const found = bytesAlreadyStored(chunk, this.resumeAfter);
+      if (!found.complete) {
+        // Not one whole frame yet: look again with the next batch.
+        this.reader.release(0);
+        return;
+      }
+      this.resumeAfter = null;
+      skip = found.skip;
+      this.bytesSkippedOnResume += skip;
+      if (skip > 0) this.logger.info({ container: this.containerId.slice(0, 12), bytes: skip }, 'skipped entries the store already had (restart)');
+    }
     this.inRead = true;
-    this.decoder.push(chunk);
+    this.decoder.push(skip > 0 ? chunk.subarray(skip) : chunk);
     this.inRead = false;
     this.flushSinks();
+    if (this.reader.peeking) this.afterPeekedChunk(chunk.length);
+  }
+
+  /**
+   * Peeking: the whole frames of this chunk go out of the FIFO once the store has written them;
+   * an incomplete last frame stays in the FIFO and comes again, whole, with the next chunk.
+   */
+  private afterPeekedChunk(length: number): void {
+    let safe = length - this.decoder.bufferedBytes;
+    // A frame larger than half of what one look can take could never arrive whole: read past it.
+    if (safe === 0 && length >= this.reader.peekCapacity / 2) safe = length;
+    else this.decoder.takePending();
+    if (this.storeSlot !== undefined && this.storeSlot.sink.pendingBytes > 0) this.unreleased = safe;
+    else this.reader.release(safe);
+  }
+
+  private onSinkDrain(): void {
+    if (this.unreleased >= 0 && (this.storeSlot === undefined || this.storeSlot.sink.pendingBytes === 0)) {
+      const n = this.unreleased;
+      this.unreleased = -1;
+      this.reader.release(n);
+    }
+    this.maybeResume();
   }
 
   /** A filter or the reassembler released entries from a timer: flush once, soon. */
@@ -180,9 +230,11 @@ export class ContainerLogger {
   /** Shutdown: stop reading now and flush what was read. */
   async abort(): Promise<void> {
     this.aborted = true;
+    const peeking = this.reader.peeking;
     this.reader.detach();
-    // The start of a frame whose rest is still in the pipe: kept for whoever reads on.
-    this.leftover = this.decoder.takePending();
+    // The start of a frame whose rest is still in the pipe: kept for whoever reads on. Peeking,
+    // those bytes never left the pipe.
+    this.leftover = peeking ? null : this.decoder.takePending();
     await this.finished;
   }
 
@@ -191,6 +243,8 @@ export class ContainerLogger {
 
   /** Feeds bytes a previous reader took from this FIFO but did not finish decoding. */
   prime(bytes: Buffer): void {
+    // Those bytes came out of the FIFO already: the rest of their frame must be read, not peeked.
+    this.reader.allowPeek = false;
     this.handleChunk(bytes);
   }
 

@@ -11,6 +11,7 @@ import { readJsonLog } from '../sinks/json-file/reader.js';
 import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
 import { AttachmentStore } from './attachments.js';
+import { storedRecord } from './resume-dedupe.js';
 import { ContainerLogger, type ContainerStats } from './container-logger.js';
 import { ContainerFlow } from './flow.js';
 import { planContainer, type ContainerPlan } from './plan.js';
@@ -229,7 +230,7 @@ export class LoggingService {
         continue;
       }
       try {
-        await this.startLogging(attachment.File, attachment.Info, attachment.pending ? Buffer.from(attachment.pending, 'base64') : null);
+        await this.startLogging(attachment.File, attachment.Info, attachment.pending ? Buffer.from(attachment.pending, 'base64') : null, true);
         count++;
       } catch (err) {
         this.options.logger.error({ file: attachment.File, err: (err as Error).message }, 'could not re-attach to a FIFO');
@@ -249,7 +250,7 @@ export class LoggingService {
     return this.lastByContainer.has(containerId) || this.storeByContainer.has(containerId);
   }
 
-  async startLogging(file: unknown, info: unknown, resumeBytes: Buffer | null = null): Promise<void> {
+  async startLogging(file: unknown, info: unknown, resumeBytes: Buffer | null = null, reattaching = false): Promise<void> {
     const fifo = this.checkFile(file);
     const containerInfo = this.checkInfo(info);
     if (this.byFile.has(fifo)) throw new StartLoggingError(`already logging to ${fifo}`);
@@ -281,6 +282,12 @@ export class LoggingService {
       logger.useFlow(this.buildFlow(logger, plan, sinks));
       this.states.set(logger, { plan, sinks });
       if (resumeBytes) logger.prime(resumeBytes);
+      if (store && reattaching) {
+        // The FIFO's head may repeat what the store wrote just before logfan stopped.
+        const last = store.lastRecord;
+        logger.skipStoredOnResume(last ? storedRecord(last) : null);
+        if (store.tornTailBytes > 0) this.options.logger.warn({ container: id.slice(0, 12), bytes: store.tornTailBytes }, 'cut an unfinished last record off the json-file store (logfan was killed while writing it)');
+      }
       await logger.start();
       if (store) this.storeByContainer.set(id, store);
       // Recorded after the answer, not before: StartLogging latency is docker run's and docker logs'.

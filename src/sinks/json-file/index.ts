@@ -67,6 +67,15 @@ export class JsonFileSink implements Sink {
     return this.writer.open();
   }
 
+  /** The last record the store held when opened (for the restart dedupe), or null. */
+  get lastRecord(): Buffer | null {
+    return this.writer.lastLine;
+  }
+
+  get tornTailBytes(): number {
+    return this.writer.tornTailBytes;
+  }
+
   get pendingBytes(): number {
     return this.writer.pendingBytes + (this.batchPos - this.batchStart);
   }

@@ -60,6 +60,10 @@ export class RotatingWriter {
   writeErrors = 0;
   bytesDropped = 0;
   rotations = 0;
+  /** The last complete record in the live file when it was opened (restart dedupe), or null. */
+  lastLine: Buffer | null = null;
+  /** Bytes of an unfinished last record cut off at open. */
+  tornTailBytes = 0;
 
   constructor(
     readonly filePath: string,
@@ -71,9 +75,21 @@ export class RotatingWriter {
     await fs.promises.mkdir(path.dirname(this.filePath), { recursive: true, mode: 0o750 });
     const handle = await fs.promises.open(this.filePath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o640);
     const stat = await handle.stat();
+    let size = stat.size;
+    if (size > 0) {
+      const tail = await readLastLine(this.filePath, size);
+      // A write cut short by a kill leaves a line without its newline; appending after it would
+      // glue the next record onto it. Cut it off (counted, logged by the caller).
+      if (tail.tornBytes > 0) {
+        await handle.truncate(size - tail.tornBytes);
+        size -= tail.tornBytes;
+        this.tornTailBytes = tail.tornBytes;
+      }
+      this.lastLine = tail.line;
+    }
     this.fd = handle.fd;
     this.keepHandle = handle;
-    this.logicalSize = stat.size;
+    this.logicalSize = size;
   }
 
   /** True when the next entry must go to a fresh file. */
@@ -319,4 +335,29 @@ function skipBytes(bufs: Buffer[], n: number): Buffer[] {
 
 export function openForReading(file: string): Promise<number> {
   return new Promise((resolve, reject) => fs.open(file, fs.constants.O_RDONLY, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+const TAIL_BYTES = 64 * 1024;
+
+/**
+ * The last complete line of a file (without its newline) and how many bytes follow the last
+ * newline (a torn record). Reads at most the last 64 KiB: a record is at most ~100 KB only for a
+ * 16 KiB line of escapes, and then the dedupe it serves is simply skipped.
+ */
+export async function readLastLine(filePath: string, size: number): Promise<{ line: Buffer | null; tornBytes: number }> {
+  const handle = await fs.promises.open(filePath, 'r');
+  try {
+    const len = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.allocUnsafe(len);
+    const { bytesRead } = await handle.read(buf, 0, len, size - len);
+    const tail = buf.subarray(0, bytesRead);
+    const lastNl = tail.lastIndexOf(0x0a);
+    if (lastNl < 0) return { line: null, tornBytes: len === size ? size : 0 };
+    const tornBytes = tail.length - lastNl - 1;
+    const prevNl = tail.lastIndexOf(0x0a, lastNl - 1);
+    if (prevNl < 0 && len < size) return { line: null, tornBytes };
+    return { line: Buffer.from(tail.subarray(prevNl + 1, lastNl)), tornBytes };
+  } finally {
+    await handle.close();
+  }
 }

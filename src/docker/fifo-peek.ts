@@ -1,0 +1,140 @@
+import { loadLibc } from '../util/libc.js';
+import { setPipeSize } from './pipe-size.js';
+
+/**
+ * Reading a FIFO without taking the bytes out of it until they are safe: tee(2) copies what the
+ * FIFO holds into a private pipe, leaving it in the FIFO; the copy is read out of the private pipe
+ * and processed, and only once the store has written it are the same bytes taken from the FIFO
+ * (read into scratch space). A logfan killed at any point leaves every byte it has not written in
+ * the FIFO, where the daemon keeps it for the next reader. Node has neither tee nor pipe2: koffi
+ * calls libc's, as for fcntl. Every call is non-blocking and touches only pipe memory.
+ */
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const SPLICE_F_NONBLOCK = 2;
+const EAGAIN = 11;
+const EINTR = 4;
+
+interface PeekLibc {
+  pipe2: (fds: Int32Array, flags: number) => number;
+  tee: (fdIn: number, fdOut: number, len: number, flags: number) => number | bigint;
+  read: (fd: number, buf: Buffer, len: number) => number | bigint;
+  close: (fd: number) => number;
+  errno: () => number;
+}
+
+let libc: PeekLibc | null | undefined;
+
+function load(): PeekLibc | null {
+  if (libc !== undefined) return libc;
+  const ffi = loadLibc();
+  if (!ffi) return (libc = null);
+  try {
+    const { koffi, libc: lib } = ffi;
+    libc = {
+      pipe2: lib.func('int pipe2(void *fds, int flags)') as unknown as PeekLibc['pipe2'],
+      tee: lib.func('intptr_t tee(int, int, size_t, unsigned int)') as PeekLibc['tee'],
+      read: lib.func('intptr_t read(int, void *, size_t)') as PeekLibc['read'],
+      close: lib.func('int close(int)') as PeekLibc['close'],
+      errno: () => koffi.errno(),
+    };
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+export class PeekError extends Error {
+  constructor(
+    message: string,
+    readonly errno: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Result of peek(): the bytes at the head of the FIFO, 'empty' (nothing yet) or 'eof' (no writer, nothing left). */
+export type PeekResult = Buffer | 'empty' | 'eof';
+
+export class FifoPeeker {
+  private readonly c: PeekLibc;
+  private readonly copyRead: number;
+  private readonly copyWrite: number;
+  private scratch: Buffer | null = null;
+  readonly copySize: number;
+
+  /** Null when tee is not available here (no koffi, no pipe2): the caller reads the FIFO directly. */
+  static create(fifoFd: number, pipeBytes: number): FifoPeeker | null {
+    const c = load();
+    if (!c) return null;
+    const fds = new Int32Array(2);
+    if (c.pipe2(fds, O_NONBLOCK | O_CLOEXEC) !== 0) return null;
+    return new FifoPeeker(c, fifoFd, fds[0]!, fds[1]!, pipeBytes);
+  }
+
+  private constructor(
+    c: PeekLibc,
+    private readonly fifoFd: number,
+    copyRead: number,
+    copyWrite: number,
+    pipeBytes: number,
+  ) {
+    this.c = c;
+    this.copyRead = copyRead;
+    this.copyWrite = copyWrite;
+    // The copy pipe must hold everything one peek can take from the FIFO.
+    const size = setPipeSize(copyWrite, pipeBytes);
+    this.copySize = size > 0 ? size : 64 * 1024;
+  }
+
+  /** Copies up to `max` bytes from the FIFO's head, leaving them there. */
+  peek(max: number): PeekResult {
+    let n: number;
+    for (;;) {
+      n = Number(this.c.tee(this.fifoFd, this.copyWrite, Math.min(max, this.copySize), SPLICE_F_NONBLOCK));
+      if (n >= 0) break;
+      const errno = this.c.errno();
+      if (errno === EINTR) continue;
+      if (errno === EAGAIN) return 'empty';
+      throw new PeekError(`tee from the FIFO: errno ${errno}`, errno);
+    }
+    if (n === 0) return 'eof';
+    const buf = Buffer.allocUnsafe(n);
+    this.readExactly(this.copyRead, buf, n, 'the copy pipe');
+    return buf;
+  }
+
+  /** Takes `n` bytes (already peeked and processed) out of the FIFO. */
+  consume(n: number): void {
+    if (n <= 0) return;
+    this.scratch ??= Buffer.allocUnsafe(64 * 1024);
+    let left = n;
+    while (left > 0) {
+      const want = Math.min(left, this.scratch.length);
+      left -= this.readExactly(this.fifoFd, this.scratch, want, 'the FIFO');
+    }
+  }
+
+  private readExactly(fd: number, buf: Buffer, n: number, what: string): number {
+    let got = 0;
+    while (got < n) {
+      const r = Number(this.c.read(fd, got === 0 ? buf : buf.subarray(got), n - got));
+      if (r > 0) {
+        got += r;
+        continue;
+      }
+      const errno = r < 0 ? this.c.errno() : 0;
+      if (errno === EINTR) continue;
+      // Cannot happen while logfan is the only reader: the bytes were counted by tee.
+      throw new PeekError(`read ${n} bytes from ${what}: got ${got}, ${r < 0 ? `errno ${errno}` : 'end of file'}`, errno);
+    }
+    return got;
+  }
+
+  close(): void {
+    this.c.close(this.copyRead);
+    this.c.close(this.copyWrite);
+    this.scratch = null;
+  }
+}
