@@ -94,7 +94,7 @@ async function main() {
     return (per * PARALLEL) / seconds;
   }
   const par = { 'json-file': [], logfan: [] };
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; PARALLEL > 0 && round < ROUNDS; round++) {
     for (const name of round % 2 ? ['logfan', 'json-file'] : ['json-file', 'logfan']) {
       const rate = await parallel(name);
       par[name].push(rate);
@@ -120,7 +120,7 @@ async function main() {
     },
     logfanCpuMicrosPerLine: +((med('logfan', (r) => r.cpu.logfan) * 1e6) / LINES).toFixed(2),
     logfanPeakRssMb: +rssAfterSingle.toFixed(1),
-    parallel: {
+    parallel: PARALLEL > 0 && {
       containers: PARALLEL,
       'json-file lines/s': Math.round(median(par['json-file'])),
       'logfan lines/s': Math.round(median(par.logfan)),
