@@ -25,6 +25,8 @@ interface PeekLibc {
 }
 
 let libc: PeekLibc | null | undefined;
+/** Where consumed bytes are read to and dropped: one for all FIFOs (every call is synchronous). */
+let scratch: Buffer | null = null;
 
 function load(): PeekLibc | null {
   if (libc !== undefined) return libc;
@@ -61,7 +63,6 @@ export class FifoPeeker {
   private readonly c: PeekLibc;
   private readonly copyRead: number;
   private readonly copyWrite: number;
-  private scratch: Buffer | null = null;
   readonly copySize: number;
 
   /** Null when tee is not available here (no koffi, no pipe2): the caller reads the FIFO directly. */
@@ -108,12 +109,9 @@ export class FifoPeeker {
   /** Takes `n` bytes (already peeked and processed) out of the FIFO. */
   consume(n: number): void {
     if (n <= 0) return;
-    this.scratch ??= Buffer.allocUnsafe(64 * 1024);
+    scratch ??= Buffer.allocUnsafe(256 * 1024);
     let left = n;
-    while (left > 0) {
-      const want = Math.min(left, this.scratch.length);
-      left -= this.readExactly(this.fifoFd, this.scratch, want, 'the FIFO');
-    }
+    while (left > 0) left -= this.readExactly(this.fifoFd, scratch, Math.min(left, scratch.length), 'the FIFO');
   }
 
   private readExactly(fd: number, buf: Buffer, n: number, what: string): number {
@@ -135,6 +133,5 @@ export class FifoPeeker {
   close(): void {
     this.c.close(this.copyRead);
     this.c.close(this.copyWrite);
-    this.scratch = null;
   }
 }
