@@ -205,8 +205,11 @@ export interface QueueOptions {
 /** With spool=disk, how much of a sink's queue stays in memory unless queue-size says otherwise. */
 export const SPOOL_MEMORY_BYTES = 1024 * 1024;
 export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
-/** The sinks that can spool to disk so far (the forward protocol has acks: at-least-once end to end). */
-export const SPOOLING_SINKS = ['fluentd'];
+/**
+ * The sinks that can spool to disk: fluentd (with fluentd-request-ack at least once end to end),
+ * syslog over tcp, tcp+tls or unix and GELF over tcp (a batch whose write failed is sent again).
+ */
+export const SPOOLING_SINKS = ['fluentd', 'syslog', 'gelf'];
 
 /** The queue of one network sink: `<sink>-queue-*` over `queue-*` over the defaults. */
 export function parseQueueOptions(raw: Record<string, string>, sink: string): QueueOptions {

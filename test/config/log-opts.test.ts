@@ -85,11 +85,13 @@ describe('log options', () => {
     expect(o.queues).toEqual({ syslog: { policy: 'block', maxBytes: 16 * 1024 * 1024, ...mem }, gelf: { policy: 'drop-oldest', maxBytes: 1_000_000, ...mem } });
     // spool=disk: 1 MiB in memory unless queue-size says otherwise; never blocks
     const withFluentd = [...kinds, { name: 'fluentd', optionNames: ['fluentd-address'] }];
-    const spooled = parseLogOptions({ sinks: 'syslog,fluentd', spool: 'disk', 'queue-full': 'block', 'spool-max-size': '2g' }, withFluentd).queues;
+    const withJournald = [...withFluentd, { name: 'journald', optionNames: ['tag'] }];
+    const spooled = parseLogOptions({ sinks: 'syslog,fluentd,journald', spool: 'disk', 'queue-full': 'block', 'spool-max-size': '2g' }, withJournald).queues;
     expect(spooled.fluentd).toEqual({ policy: 'drop-newest', maxBytes: 1024 * 1024, spool: true, spoolMaxBytes: 2e9 });
-    // sinks that cannot spool yet keep their memory queue under a host-wide spool=disk, and refuse their own
-    expect(spooled.syslog).toEqual({ policy: 'block', maxBytes: 16 * 1024 * 1024, spool: false, spoolMaxBytes: 2e9 });
-    expect(() => parseLogOptions({ sinks: 'syslog', 'syslog-spool': 'disk' }, kinds)).toThrow(/syslog-spool="disk": the syslog sink cannot spool to disk yet/);
+    expect(spooled.syslog).toEqual({ policy: 'drop-newest', maxBytes: 1024 * 1024, spool: true, spoolMaxBytes: 2e9 });
+    // a sink that cannot spool keeps its memory queue under a host-wide spool=disk, and refuses its own
+    expect(spooled.journald).toEqual({ policy: 'block', maxBytes: 16 * 1024 * 1024, spool: false, spoolMaxBytes: 2e9 });
+    expect(() => parseLogOptions({ sinks: 'journald', 'journald-spool': 'disk' }, withJournald)).toThrow(/journald-spool="disk": the journald sink cannot spool to disk yet/);
     expect(() => parseLogOptions({ sinks: 'syslog', spool: 'tape' }, kinds)).toThrow(/spool="tape": unknown spool \(disk or memory\)/);
     expect(() => parseLogOptions({ 'queue-full': 'wait' }, kinds)).toThrow(/queue-full="wait": unknown policy \(block, drop-newest, drop-oldest\)/);
     expect(() => parseLogOptions({ sinks: 'gelf', 'gelf-queue-size': '1k' }, kinds)).toThrow(/gelf-queue-size="1k": out of range/);

@@ -29,8 +29,11 @@ export const gelfSinkFactory: SinkFactory = {
   name: 'gelf',
   optionNames: GELF_OPTION_NAMES,
   validate(ctx: SinkContext): void {
-    parseGelfOptions(ctx.options);
+    const options = parseGelfOptions(ctx.options);
     checkAttributes(ctx);
+    if (ctx.options['gelf-spool'] === 'disk' && options.protocol === 'udp') {
+      throw new LogOptionError('invalid log opt gelf-spool=disk: gelf-address is udp://, which has no connection to retry on (spool=disk works for tcp:// and tls://)');
+    }
   },
   async create(ctx: SinkContext): Promise<Sink> {
     const options = parseGelfOptions(ctx.options);

@@ -3,6 +3,8 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import type { Logger } from '../../log.js';
 import type { Sink } from '../sink.js';
 import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
+import { SpoolQueue, type MessageQueue } from '../util/spool-queue.js';
+import type { SpoolSettings } from '../sink.js';
 import { Slab } from '../util/slab.js';
 import type { CompressPool } from './compress-pool.js';
 import type { GelfEncoder } from './encoder.js';
@@ -20,6 +22,8 @@ export interface GelfSinkDeps {
   logger: Logger;
   queueBytes?: number;
   queuePolicy?: FullQueuePolicy;
+  /** spool=disk (tcp only): the queue overflows to files there, kept across restarts. */
+  spool?: SpoolSettings;
   closeDeadlineMs?: number;
   /** Where UDP compression runs: by default the shared worker pool; null compresses inline. */
   compressPool?: CompressPool | null;
@@ -34,7 +38,10 @@ export abstract class GelfSinkBase implements Sink {
   readonly name = 'gelf';
   readonly blocking = false;
   onDrain: (() => void) | null = null;
-  protected readonly queue: BoundedQueue;
+  protected readonly queue: MessageQueue;
+  protected readonly spool: SpoolQueue | null = null;
+  private spoolOpened: Promise<void> | null = null;
+  spooledAtClose = 0;
   protected readonly logger: Logger;
   protected readonly options: GelfOptions;
   protected readonly containerId: string;
@@ -61,7 +68,18 @@ export abstract class GelfSinkBase implements Sink {
     this.encoder = deps.encoder;
     this.logger = deps.logger;
     this.containerId = deps.info.ContainerID;
-    this.queue = new BoundedQueue(deps.queueBytes ?? DEFAULT_QUEUE_BYTES, deps.queuePolicy ?? 'drop-newest');
+    if (deps.spool && deps.options.protocol !== 'udp') {
+      this.spool = new SpoolQueue({
+        dir: deps.spool.dir,
+        memoryBytes: deps.queueBytes ?? DEFAULT_QUEUE_BYTES,
+        maxDiskBytes: deps.spool.maxDiskBytes,
+        logger: deps.logger,
+        onReadable: () => this.kick(),
+      });
+      this.queue = this.spool;
+    } else {
+      this.queue = new BoundedQueue(deps.queueBytes ?? DEFAULT_QUEUE_BYTES, deps.queuePolicy ?? 'drop-newest');
+    }
     this.closeDeadlineMs = deps.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     const h = deps.options.host.includes(':') ? `[${deps.options.host}]` : deps.options.host;
     this.address = `${deps.options.protocol}://${h}:${deps.options.port}`;
@@ -108,6 +126,14 @@ export abstract class GelfSinkBase implements Sink {
   /** Releases sockets and timers immediately. */
   protected abstract release(): Promise<void>;
 
+  /** Transports call this when they start. */
+  protected openSpool(): void {
+    if (this.spool) this.spoolOpened = this.spool.open().catch((err: Error) => this.reportProblem(err, { during: 'opening the disk spool; queueing in memory' }));
+  }
+
+  /** At close with a spool: the transport puts back what it holds, in order (see requeueAtClose). */
+  protected requeueAtClose(): void {}
+
   /** Transports call this whenever a send completes, so close() can finish early. */
   protected checkIdle(): void {
     if (this.queue.length === 0) this.onDrain?.();
@@ -132,6 +158,18 @@ export abstract class GelfSinkBase implements Sink {
       this.idleWaiter = null;
     }
     this.closed = true;
+    if (this.spool) {
+      // Undelivered messages stay in the spool for the next logfan (or this container's next start).
+      this.requeueAtClose();
+      this.spooledAtClose = this.queue.length;
+      if (this.spooledAtClose > 0) {
+        this.logger.warn({ container: this.containerId, sink: this.name, address: this.address, spooled: this.spooledAtClose }, 'gelf: messages not delivered before the close deadline stay in the disk spool');
+      }
+      const spool = this.spool;
+      await this.release();
+      await (this.spoolOpened ?? Promise.resolve()).then(() => spool.close()).catch((err: Error) => this.reportProblem(err, { during: 'closing the disk spool' }));
+      return;
+    }
     const left = this.queue.clear() + this.discardInFlight();
     if (left > 0) {
       this.droppedAtClose += left;
@@ -159,6 +197,12 @@ export abstract class GelfSinkBase implements Sink {
       },
       'gelf: log server problem',
     );
+  }
+
+  protected spoolStats(): Record<string, number> {
+    const spool = this.spool?.stats();
+    if (spool === undefined) return {};
+    return { spoolBytes: spool.diskBytes, spoolMessages: spool.diskMessages, spooledTotal: spool.spooledTotal, spoolCorruptRecords: spool.corruptRecords, spooledAtClose: this.spooledAtClose };
   }
 
   protected baseStats(): Record<string, number> {

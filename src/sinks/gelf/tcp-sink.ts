@@ -42,7 +42,15 @@ export class TcpGelfSink extends GelfSinkBase {
   }
 
   start(): void {
+    this.openSpool();
     this.connect();
+  }
+
+  protected override requeueAtClose(): void {
+    if (!this.inflightBatch) return;
+    this.queue.unshift(this.inflightBatch);
+    this.inflightBatch = null;
+    this.inflightBatchBytes = 0;
   }
 
   protected kick(): void {
@@ -120,7 +128,7 @@ export class TcpGelfSink extends GelfSinkBase {
     this.inflightBatch = null;
     this.inflightBatchBytes = 0;
     this.batchRetries++;
-    if (this.batchRetries > this.options.maxReconnect) {
+    if (this.batchRetries > this.options.maxReconnect && this.spool === null) {
       this.droppedAfterRetries += batch.length;
       this.batchRetries = 0;
       this.reportProblem('Maximum reconnection attempts was reached; giving up', { during: 'write', dropped: batch.length });
@@ -135,6 +143,8 @@ export class TcpGelfSink extends GelfSinkBase {
     const socket = this.socket;
     if (!socket || !this.connected || this.inflightBatch || this.queue.length === 0) return;
     const batch = this.queue.take(BATCH_MAX_MESSAGES, BATCH_MAX_BYTES);
+    // A spool hands out only what is in memory; onReadable kicks again when more is read.
+    if (batch.length === 0) return;
     const buf = batch.length === 1 ? batch[0] : Buffer.concat(batch);
     this.inflightBatch = batch;
     this.inflightBatchBytes = buf.length;
@@ -191,6 +201,7 @@ export class TcpGelfSink extends GelfSinkBase {
       connects: this.connects,
       connectErrors: this.connectErrors,
       writeErrors: this.writeErrors,
+      ...this.spoolStats(),
     };
   }
 }

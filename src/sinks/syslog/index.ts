@@ -18,10 +18,12 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
+import { SpoolQueue, type MessageQueue } from '../util/spool-queue.js';
 import { Slab } from '../util/slab.js';
-import { sinkQueue, type Sink, type SinkContext, type SinkFactory } from '../sink.js';
+import { LogOptionError } from '../../config/log-opts.js';
+import { sinkQueue, type Sink, type SinkContext, type SinkFactory, type SpoolSettings } from '../sink.js';
 import { SyslogEncoder } from './format.js';
-import { SYSLOG_OPTION_NAMES, isIpAddress, parseSyslogOptions, type SyslogOptions } from './options.js';
+import { SYSLOG_OPTION_NAMES, isIpAddress, isStreamProto, parseSyslogOptions, type SyslogOptions } from './options.js';
 
 export const QUEUE_BYTES = 16 * 1024 * 1024;
 const SLAB_BYTES = 256 * 1024;
@@ -56,6 +58,8 @@ type State = 'connecting' | 'connected' | 'waiting' | 'closed';
 export interface SyslogSinkSettings {
   queueBytes?: number;
   queuePolicy?: FullQueuePolicy;
+  /** spool=disk (stream addresses only): the queue overflows to files there, kept across restarts. */
+  spool?: SpoolSettings;
   closeDeadlineMs?: number;
   /** For tests: where the local syslog socket is looked for. */
   localPaths?: readonly string[];
@@ -66,7 +70,12 @@ export class SyslogSink implements Sink {
   readonly blocking = false;
   onDrain: (() => void) | null = null;
 
-  private readonly queue: BoundedQueue;
+  private readonly queue: MessageQueue;
+  private readonly spool: SpoolQueue | null = null;
+  private spoolOpened: Promise<void> | null = null;
+  private spoolClosed: Promise<void> | null = null;
+  /** The batch being written on a stream: with a spool it goes back to the queue if the write fails. */
+  private inflightBatch: Buffer[] = [];
   private readonly slab = new Slab(SLAB_BYTES);
   private readonly encoder: SyslogEncoder;
   private readonly micro: boolean;
@@ -102,6 +111,8 @@ export class SyslogSink implements Sink {
   emptyLinesSkipped = 0;
   lostInFlight = 0;
   droppedAtClose = 0;
+  spooledAtClose = 0;
+  requeuedAfterFailure = 0;
   sendErrors = 0;
   connects = 0;
   reconnects = 0;
@@ -114,7 +125,18 @@ export class SyslogSink implements Sink {
     private readonly logger: Logger,
     settings: SyslogSinkSettings = {},
   ) {
-    this.queue = new BoundedQueue(settings.queueBytes ?? QUEUE_BYTES, settings.queuePolicy ?? 'drop-newest');
+    if (settings.spool && isStreamProto(options.address.proto)) {
+      this.spool = new SpoolQueue({
+        dir: settings.spool.dir,
+        memoryBytes: settings.queueBytes ?? QUEUE_BYTES,
+        maxDiskBytes: settings.spool.maxDiskBytes,
+        logger,
+        onReadable: () => this.pump(),
+      });
+      this.queue = this.spool;
+    } else {
+      this.queue = new BoundedQueue(settings.queueBytes ?? QUEUE_BYTES, settings.queuePolicy ?? 'drop-newest');
+    }
     this.closeDeadlineMs = settings.closeDeadlineMs ?? CLOSE_DEADLINE_MS;
     this.localPaths = settings.localPaths ?? LOCAL_SYSLOG_PATHS;
     this.container = info.ContainerID.slice(0, 12);
@@ -132,6 +154,7 @@ export class SyslogSink implements Sink {
 
   /** Starts connecting in the background. */
   start(): void {
+    if (this.spool) this.spoolOpened = this.spool.open().catch((err: Error) => this.report(err, 'cannot open the disk spool; queueing in memory'));
     this.connect();
   }
 
@@ -179,7 +202,14 @@ export class SyslogSink implements Sink {
       connects: this.connects,
       reconnects: this.reconnects,
       connectFailures: this.connectFailures,
+      ...this.spoolStats(),
     };
+  }
+
+  private spoolStats(): Record<string, number> {
+    const spool = this.spool?.stats();
+    if (spool === undefined) return {};
+    return { spoolBytes: spool.diskBytes, spoolMessages: spool.diskMessages, spooledTotal: spool.spooledTotal, spoolCorruptRecords: spool.corruptRecords, spooledAtClose: this.spooledAtClose, requeuedAfterFailure: this.requeuedAfterFailure };
   }
 
   close(): Promise<void> {
@@ -210,7 +240,10 @@ export class SyslogSink implements Sink {
     if (this.transport === 'stream') {
       if (this.writing || this.queue.length === 0 || !this.stream) return;
       const batch = this.queue.take(BATCH_COUNT, BATCH_BYTES);
+      // A spool hands out only what is in memory; onReadable pumps again when more is read.
+      if (batch.length === 0) return;
       const buf = batch.length === 1 ? batch[0] : Buffer.concat(batch);
+      if (this.spool) this.inflightBatch = batch;
       this.writing = true;
       this.inflightCount = batch.length;
       this.inflightBytes = buf.length;
@@ -245,6 +278,7 @@ export class SyslogSink implements Sink {
     this.sentBytes += this.inflightBytes;
     this.inflightCount = 0;
     this.inflightBytes = 0;
+    this.inflightBatch = [];
     this.afterSend();
   }
 
@@ -429,7 +463,12 @@ export class SyslogSink implements Sink {
     this.stream = null;
     sock.destroy();
     if (this.writing) {
-      this.lostInFlight += this.inflightCount;
+      if (this.spool && this.inflightBatch.length > 0 && this.state !== 'closed') {
+        // Perhaps partly received: sent again after reconnecting (at least once), in order.
+        this.queue.unshift(this.inflightBatch);
+        this.requeuedAfterFailure += this.inflightBatch.length;
+      } else this.lostInFlight += this.inflightCount;
+      this.inflightBatch = [];
       this.writing = false;
       this.inflightCount = 0;
       this.inflightBytes = 0;
@@ -485,12 +524,22 @@ export class SyslogSink implements Sink {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.retryTimer = null;
     this.deadlineTimer = null;
-    const left = this.queue.length + this.refused.length + (this.writing ? this.inflightCount : 0);
-    if (left > 0) {
-      this.droppedAtClose += left;
-      this.logger.warn({ container: this.container, sink: this.name, dropped: left }, 'syslog: gave up on undelivered messages at close');
+    if (this.spool) {
+      // Undelivered messages stay in the spool for the next logfan (or this container's next start).
+      if (this.writing && this.inflightBatch.length > 0) this.queue.unshift(this.inflightBatch);
+      this.inflightBatch = [];
+      this.spooledAtClose = this.queue.length;
+      if (this.spooledAtClose > 0) this.logger.warn({ container: this.container, sink: this.name, spooled: this.spooledAtClose }, 'syslog: messages not delivered before the close deadline stay in the disk spool');
+      const spool = this.spool;
+      this.spoolClosed = (this.spoolOpened ?? Promise.resolve()).then(() => spool.close()).catch((err: Error) => this.report(err, 'closing the disk spool failed'));
+    } else {
+      const left = this.queue.length + this.refused.length + (this.writing ? this.inflightCount : 0);
+      if (left > 0) {
+        this.droppedAtClose += left;
+        this.logger.warn({ container: this.container, sink: this.name, dropped: left }, 'syslog: gave up on undelivered messages at close');
+      }
+      this.queue.clear();
     }
-    this.queue.clear();
     this.refused = [];
     const sock = this.stream;
     this.stream = null;
@@ -505,8 +554,10 @@ export class SyslogSink implements Sink {
     this.inflightCount = 0;
     this.dropDgramSocket();
     this.inflightBytes = 0;
-    this.closeResolve?.();
+    const resolve = this.closeResolve;
     this.closeResolve = null;
+    if (this.spoolClosed) void this.spoolClosed.then(() => resolve?.());
+    else resolve?.();
   }
 
   /** Connection problems, at most one log line a second. */
@@ -554,8 +605,13 @@ export const syslogSinkFactory: SinkFactory = {
   name: 'syslog',
   optionNames: SYSLOG_OPTION_NAMES,
   validate(ctx: SinkContext): void {
-    parseSyslogOptions(ctx.options);
+    const options = parseSyslogOptions(ctx.options);
     syslogTag(ctx);
+    if (ctx.options['syslog-spool'] === 'disk' && !isStreamProto(options.address.proto)) {
+      throw new LogOptionError(
+        `invalid log opt syslog-spool=disk: syslog-address ${options.address.text || '(local)'} has no connection to retry on (spool=disk works for tcp://, tcp+tls:// and unix://)`,
+      );
+    }
     // labels, labels-regex, env and env-regex are accepted and unused, as by Docker's driver.
   },
   async create(ctx: SinkContext): Promise<Sink> {

@@ -275,3 +275,8 @@ export function parseSyslogOptions(raw: Record<string, string>): SyslogOptions {
 export function isIpAddress(host: string): boolean {
   return net.isIP(host) !== 0;
 }
+
+/** Addresses with a connection (and so a delivery that can be retried): what spool=disk works for. */
+export function isStreamProto(proto: SyslogProto): boolean {
+  return proto === 'tcp' || proto === 'tcp+tls' || proto === 'unix';
+}

@@ -302,3 +302,36 @@ describe('throughput (informative)', () => {
     }
   }, 60_000);
 });
+
+describe('gelf spool=disk (tcp)', () => {
+  it('keeps what the server missed on disk across a close and sends it, in order, from the next sink', async () => {
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gelf-spool-'));
+    const port = await freeTcpPort();
+    const { logger } = testLogger();
+    const options = parseGelfOptions({ 'gelf-address': `tcp://127.0.0.1:${port}` });
+    const spool = { dir: spoolDir, maxDiskBytes: 64 * 1024 * 1024 };
+    const make = () => new TcpGelfSink({ info: INFO, options, logger, encoder: GelfEncoder.forContainer(INFO, {}, Buffer.from([0])), queueBytes: 64 * 1024, spool, closeDeadlineMs: 300 });
+    const first = make();
+    first.start();
+    writeAll(first, entries(Array.from({ length: 2000 }, (_, i) => Buffer.from(`spooled ${i}`))));
+    await first.close();
+    expect(first.stats()).toMatchObject({ sent: 0, dropped: 0, spooledAtClose: 2000 });
+
+    const rx = await startTcpReceiver({ port });
+    const second = make();
+    second.start();
+    writeAll(second, entries([Buffer.from('after restart')]));
+    const end = Date.now() + 20_000;
+    while (rx.payloads.length < 2001 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const got = rx.payloads.map((p) => (JSON.parse(p.toString()) as { short_message: string }).short_message);
+    expect(got).toEqual([...Array.from({ length: 2000 }, (_, i) => `spooled ${i}`), 'after restart']);
+    await second.close();
+    await rx.close();
+    fs.rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it('refuses gelf-spool=disk for udp, naming the option', () => {
+    const ctx = { info: INFO, options: { 'gelf-address': 'udp://127.0.0.1:12201', 'gelf-spool': 'disk' }, logger: testLogger().logger, queue: { policy: 'drop-newest', maxBytes: 1 << 20, spool: true, spoolMaxBytes: 1 << 30 } };
+    expect(() => gelfSinkFactory.validate(ctx as never)).toThrow(/gelf-spool=disk.*udp/);
+  });
+});

@@ -316,3 +316,35 @@ describe('tcp+tls', () => {
     await ok.close();
   });
 });
+
+describe('spool=disk (tcp)', () => {
+  it('keeps what the server missed on disk across a close and sends it, in order, from the next sink', async () => {
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'syslog-spool-'));
+    cleanups.push(() => fs.rmSync(spoolDir, { recursive: true, force: true }));
+    const port = await freePort();
+    const address = { 'syslog-address': `tcp://127.0.0.1:${port}` };
+    // 64 KiB in memory, the rest of 3,000 messages goes to segment files.
+    const spool = { dir: spoolDir, maxDiskBytes: 64 * 1024 * 1024 };
+    const first = makeSink(address, { queueBytes: 64 * 1024, spool, closeDeadlineMs: 300 });
+    for (let i = 0; i < 3000; i++) first.write(entry(`spooled ${i} ${'x'.repeat(60)}`));
+    first.flush();
+    await first.close();
+    expect(first.stats()).toMatchObject({ sent: 0, dropped: 0, spooledAtClose: 3000 });
+    expect(first.stats().spooledTotal).toBeGreaterThan(0);
+
+    const srv = await streamServer(listenTcp(port));
+    const second = makeSink(address, { queueBytes: 64 * 1024, spool });
+    second.write(entry('after restart'));
+    second.flush();
+    await waitFor(() => srv.text().split('\n').length - 1 === 3001);
+    const got = srv.text().split('\n').slice(0, -1).map((l) => l.replace(HEADER, ''));
+    expect(got).toEqual([...Array.from({ length: 3000 }, (_, i) => `spooled ${i} ${'x'.repeat(60)}`), 'after restart']);
+    await waitFor(() => second.stats().queued === 0);
+  });
+
+  it('refuses syslog-spool=disk for a datagram address, naming the option', async () => {
+    const { syslogSinkFactory } = await import('../../../src/sinks/syslog/index.js');
+    const ctx = { info: INFO, options: { 'syslog-address': 'udp://127.0.0.1:514', 'syslog-spool': 'disk' }, logger: fakeLogger(), queue: { policy: 'drop-newest', maxBytes: 1 << 20, spool: true, spoolMaxBytes: 1 << 30 } };
+    expect(() => syslogSinkFactory.validate(ctx as never)).toThrow(/syslog-spool=disk.*udp:\/\/127\.0\.0\.1:514/);
+  });
+});
