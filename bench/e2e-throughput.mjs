@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { EventWaiter, cpuSeconds, docker, median, peakRssMb, sleep, startChild } from './lib.mjs';
+import { EventWaiter, LOGFAN_NODE_FLAGS, cpuSeconds, docker, median, peakRssMb, sleep, startChild } from './lib.mjs';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '..');
@@ -28,7 +28,7 @@ async function main() {
   const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'logfan-bench-'));
 
   const logfanEvents = new EventWaiter();
-  const logfan = startChild(process.execPath, [path.join(repo, 'dist/cli.js'), 'serve', '--socket', '/run/docker/plugins/logfan-bench.sock', '--data-root', dataRoot], { LOGFAN_LOG_LEVEL: 'info' }, (l) => logfanEvents.push(l));
+  const logfan = startChild(process.execPath, [...LOGFAN_NODE_FLAGS, path.join(repo, 'dist/cli.js'), 'serve', '--socket', '/run/docker/plugins/logfan-bench.sock', '--data-root', dataRoot], { LOGFAN_LOG_LEVEL: 'info' }, (l) => logfanEvents.push(l));
   const drainEvents = new EventWaiter();
   const drain = startChild(process.execPath, [path.join(repo, 'bench/drain-only-plugin.mjs'), '/run/docker/plugins/drain-bench.sock'], {}, (l) => drainEvents.push(l));
   while (!fs.existsSync('/run/docker/plugins/logfan-bench.sock') || !fs.existsSync('/run/docker/plugins/drain-bench.sock')) await sleep(50);

@@ -775,3 +775,10 @@ export class ForwardLogCounter {
     this.server = null;
   }
 }
+
+/**
+ * The Node flags logfan runs with (config.json's entrypoint, dist/cli.js's shebang): benches and
+ * tests start `node <flags> dist/cli.js` so they measure what users run. docs/decisions.md,
+ * "Young generation size", says why.
+ */
+export const LOGFAN_NODE_FLAGS = ['--max-semi-space-size=2'];

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { ForwardCounter, LineTally, checkNumberedStore, docker, procSample, sleep, startChild } from './lib.mjs';
+import { ForwardCounter, LOGFAN_NODE_FLAGS, LineTally, checkNumberedStore, docker, procSample, sleep, startChild } from './lib.mjs';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '..');
@@ -227,7 +227,7 @@ async function main() {
   const warnings = new Map();
   const waiters = [];
   fs.mkdirSync('/run/docker/plugins', { recursive: true });
-  const logfan = startChild(process.execPath, [path.join(repo, 'dist/cli.js'), 'serve', '--socket', socket, '--data-root', dataRoot], { LOGFAN_LOG_LEVEL: 'info' }, (line) => {
+  const logfan = startChild(process.execPath, [...LOGFAN_NODE_FLAGS, path.join(repo, 'dist/cli.js'), 'serve', '--socket', socket, '--data-root', dataRoot], { LOGFAN_LOG_LEVEL: 'info' }, (line) => {
     let l;
     try {
       l = JSON.parse(line);
