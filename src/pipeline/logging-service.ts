@@ -12,6 +12,7 @@ import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
 import { AttachmentStore } from './attachments.js';
 import { storedRecord } from './resume-dedupe.js';
+import { SpoolDrainer } from './spool-drainer.js';
 import { ContainerLogger, type ContainerStats } from './container-logger.js';
 import { ContainerFlow } from './flow.js';
 import { planContainer, type ContainerPlan } from './plan.js';
@@ -83,11 +84,14 @@ export class LoggingService {
 
   private pipeline: PipelineFile | null;
   private readonly states = new Map<ContainerLogger, ContainerState>();
+  /** Spools of containers no longer logging (src/pipeline/spool-drainer.ts). */
+  readonly spoolDrainer: SpoolDrainer;
   reloads = 0;
   private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: LoggingServiceOptions) {
     this.attachments = new AttachmentStore(options.dataRoot);
+    this.spoolDrainer = new SpoolDrainer(options.dataRoot, options.logger, (id) => this.isLogging(id));
     this.pipeline = options.pipeline ?? null;
     this.tlsDirs = options.tlsDirs ?? [path.join(options.dataRoot, 'tls')];
   }
@@ -102,6 +106,13 @@ export class LoggingService {
     const queue = plan.options.queues[name];
     const spoolDir = queue?.spool ? path.join(this.options.dataRoot, 'spool', info.ContainerID, name) : undefined;
     return { info, options: plan.options.raw, logger: this.options.logger, queue, spoolDir };
+  }
+
+  /** A network sink; one that spools takes its spool over from a drain of it first. */
+  private async createSink(info: ContainerInfo, plan: ContainerPlan, name: string): Promise<Sink> {
+    const ctx = this.sinkContext(info, plan, name);
+    if (ctx.spoolDir !== undefined) await this.spoolDrainer.claim(ctx, name);
+    return sinkFactory(name)!.create(ctx);
   }
 
   private buildFlow(logger: ContainerLogger, plan: ContainerPlan, sinks: Map<string, Sink>): ContainerFlow {
@@ -169,7 +180,7 @@ export class LoggingService {
           if (current !== undefined && sinkSignature(name, state.plan) === sinkSignature(name, plan)) {
             next.set(name, current);
           } else {
-            next.set(name, await sinkFactory(name)!.create(this.sinkContext(logger.info, plan, name)));
+            next.set(name, await this.createSink(logger.info, plan, name));
           }
         }
         for (const [name, sink] of state.sinks) if (next.get(name) !== sink) retired.push(sink);
@@ -238,6 +249,7 @@ export class LoggingService {
       }
     }
     if (count > 0) this.options.logger.info({ containers: count }, 're-attached to running containers');
+    await this.spoolDrainer.scan();
     return count;
   }
 
@@ -277,7 +289,7 @@ export class LoggingService {
       if (previous && previous !== logger) await waitAtMost(previous.finished, PREDECESSOR_WAIT_MS);
       if (store) await store.open();
       // Network sinks connect in the background: a log server that is down never stops a start.
-      for (const name of options.sinks) sinks.set(name, await sinkFactory(name)!.create(this.sinkContext(containerInfo, plan, name)));
+      for (const name of options.sinks) sinks.set(name, await this.createSink(containerInfo, plan, name));
       // Every sink is ready before the first entry can be read.
       logger.useFlow(this.buildFlow(logger, plan, sinks));
       this.states.set(logger, { plan, sinks });
@@ -317,6 +329,8 @@ export class LoggingService {
       if (this.byFile.get(fifo) === logger) this.byFile.delete(fifo);
       if (this.lastByContainer.get(id) === logger) this.lastByContainer.delete(id);
       if (store && this.storeByContainer.get(id) === store) this.storeByContainer.delete(id);
+      // Lines a stopped container's spools kept go out when their server is back.
+      if (logger.reachedEnd) await this.spoolDrainer.afterContainer(id);
     });
     this.options.logger.info({ container: id.slice(0, 12), containerName: containerInfo.ContainerName }, 'logging started');
   }
@@ -390,6 +404,7 @@ export class LoggingService {
    * exactly there.
    */
   async shutdown(): Promise<void> {
+    await this.spoolDrainer.close();
     await Promise.all(
       [...this.byFile.entries()].map(async ([fifo, logger]) => {
         await logger.abort();

@@ -26,6 +26,8 @@ export interface Sink {
   /** Flushes and finishes (or gives up on, within its deadline) all I/O, then releases resources. */
   close(): Promise<void>;
   stats(): Record<string, number>;
+  /** With spool=disk: settles once the spool on disk is open and counted in pendingBytes. */
+  spoolReady?(): Promise<void>;
 }
 
 /** What a sink is built from when a container starts logging. */
@@ -38,6 +40,8 @@ export interface SinkContext {
   queue?: SinkQueueOptions;
   /** With spool=disk: the directory of this container's and sink's spool, under the data root. */
   spoolDir?: string;
+  /** How long close() may try to deliver before it gives up (or keeps the rest in the spool). */
+  closeDeadlineMs?: number;
 }
 
 export interface SinkQueueOptions {
@@ -48,10 +52,15 @@ export interface SinkQueueOptions {
 }
 
 /** The queue a network sink keeps: with `block` it still drops (newest) once the hold-back limit is over. */
-export function sinkQueue(ctx: SinkContext): { queueBytes?: number; queuePolicy: FullQueuePolicy; spool?: SpoolSettings } {
+export function sinkQueue(ctx: SinkContext): { queueBytes?: number; queuePolicy: FullQueuePolicy; spool?: SpoolSettings; closeDeadlineMs?: number } {
   if (ctx.queue === undefined) return { queuePolicy: 'drop-newest' };
   const spool = ctx.queue.spool && ctx.spoolDir !== undefined ? { dir: ctx.spoolDir, maxDiskBytes: ctx.queue.spoolMaxBytes ?? 1024 ** 3 } : undefined;
-  return { queueBytes: ctx.queue.maxBytes, queuePolicy: ctx.queue.policy === 'drop-oldest' ? 'drop-oldest' : 'drop-newest', spool };
+  return {
+    queueBytes: ctx.queue.maxBytes,
+    queuePolicy: ctx.queue.policy === 'drop-oldest' ? 'drop-oldest' : 'drop-newest',
+    spool,
+    ...(ctx.closeDeadlineMs !== undefined ? { closeDeadlineMs: ctx.closeDeadlineMs } : {}),
+  };
 }
 
 export interface SpoolSettings {

@@ -206,4 +206,33 @@ describe('spool=disk', () => {
     await sleep(500);
     expectAllInOrder(fluentd.byContainer.get(id), lines, 'after restart');
   }, 120_000);
+
+  it('a container that ended during the outage: its spooled lines go out when fluentd is back, then the spool is removed', async () => {
+    const driver = uniqueDriver('logfan-e2e-spool-orphan');
+    const logfan = await startLogfan(driver);
+    logfans.push(logfan);
+    const port = await freePort();
+    const seconds = 4;
+    const lines = seconds * RATE;
+    const { stdout } = await docker([
+      'run', '-d', '--network', 'none', '--log-driver', driver,
+      '--log-opt', 'sinks=json-file,fluentd', '--log-opt', `fluentd-address=127.0.0.1:${port}`,
+      '--log-opt', 'spool=disk', IMAGE, 'sh', '-c', script('o', seconds),
+    ]);
+    const id = stdout.trim();
+    containers.push(id);
+    await docker(['wait', id]);
+    await logfan.waitForStopped(id);
+    // The container is gone from logfan's view; its lines wait in the spool.
+    const spoolDir = path.join(logfan.dataRoot, 'spool', id);
+    expect(fs.existsSync(spoolDir)).toBe(true);
+    const fluentd = await receiverOn(port);
+    await fluentd.waitFor(lines, 60_000);
+    await sleep(500);
+    expectAllInOrder(fluentd.byContainer.get(id), lines, 'from the left-over spool');
+    const end = Date.now() + 10_000;
+    while (fs.existsSync(spoolDir) && Date.now() < end) await sleep(200);
+    expect(fs.existsSync(spoolDir), 'spool removed once drained').toBe(false);
+    expect(logfan.logLines.some((l) => l.msg === 'left-over spool drained')).toBe(true);
+  }, 120_000);
 });

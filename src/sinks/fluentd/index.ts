@@ -127,6 +127,10 @@ export class FluentdSink implements Sink {
     this.shortId = containerId.slice(0, 12);
   }
 
+  spoolReady(): Promise<void> {
+    return this.spoolOpened ?? Promise.resolve();
+  }
+
   /** Starts connecting in the background; never fails. */
   start(): void {
     if (this.spool) {

@@ -131,6 +131,10 @@ export abstract class GelfSinkBase implements Sink {
     if (this.spool) this.spoolOpened = this.spool.open().catch((err: Error) => this.reportProblem(err, { during: 'opening the disk spool; queueing in memory' }));
   }
 
+  spoolReady(): Promise<void> {
+    return this.spoolOpened ?? Promise.resolve();
+  }
+
   /** At close with a spool: the transport puts back what it holds, in order (see requeueAtClose). */
   protected requeueAtClose(): void {}
 

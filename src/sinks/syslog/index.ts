@@ -152,6 +152,10 @@ export class SyslogSink implements Sink {
     });
   }
 
+  spoolReady(): Promise<void> {
+    return this.spoolOpened ?? Promise.resolve();
+  }
+
   /** Starts connecting in the background. */
   start(): void {
     if (this.spool) this.spoolOpened = this.spool.open().catch((err: Error) => this.report(err, 'cannot open the disk spool; queueing in memory'));
