@@ -108,6 +108,30 @@ describe('managed plugin', () => {
     }
   });
 
+  it('docker plugin disable -f / enable while a container logs: every line once, in order', async () => {
+    // 4,000 numbered lines over ~8 s; the plugin is away for ~2 s in the middle.
+    const N = 4000;
+    const script = `i=0; while [ $i -lt ${N} ]; do j=0; while [ $j -lt 10 ]; do i=$((i+1)); j=$((j+1)); echo line-$i; done; usleep 20000; done`;
+    const { stdout } = await docker(['run', '-d', '--network', 'none', '--log-driver', NAME, IMAGE, 'sh', '-c', script]);
+    const id = stdout.trim();
+    containers.push(id);
+    const file = path.join(dataRoot, 'containers', id, `${id}-json.log`);
+    const count = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').length - 1 : 0);
+    const end = Date.now() + 20_000;
+    while (count() < 500 && Date.now() < end) await sleep(100);
+    const before = count();
+    await docker(['plugin', 'disable', '-f', NAME]);
+    await sleep(2000);
+    await docker(['plugin', 'enable', NAME]);
+    await docker(['wait', id]);
+    const done = Date.now() + 30_000;
+    while (count() < N && Date.now() < done) await sleep(200);
+    const got = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => Number((JSON.parse(l) as { log: string }).log.trim().slice('line-'.length)));
+    console.log(`[managed restart] ${before} lines before disable -f, ${got.length} of ${N} at the end`);
+    expect(before).toBeLessThan(N);
+    expect(got).toEqual(Array.from({ length: N }, (_, k) => k + 1));
+  }, 120_000);
+
   it('refuses a bad option through the managed plugin too', async () => {
     const r = await docker(['run', '--rm', '--network', 'none', '--log-driver', NAME, '--log-opt', 'max-file=many', IMAGE, 'true'], { allowFail: true });
     expect(r.code).not.toBe(0);
