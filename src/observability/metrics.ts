@@ -18,7 +18,7 @@ export function createMetrics(service: LoggingService): Registry {
       this.set(service.activeCount);
     },
   });
-  const fifo = (name: string, help: string, key: 'bytesRead' | 'frames' | 'corruptFrames' | 'bytesSkipped') =>
+  const fifo = (name: string, help: string, key: 'bytesRead' | 'frames' | 'corruptFrames' | 'bytesSkipped' | 'bytesSkippedOnResume') =>
     new Counter({
       name,
       help,
@@ -33,6 +33,7 @@ export function createMetrics(service: LoggingService): Registry {
   fifo('logfan_entries_in_total', 'Log entries decoded from the FIFO', 'frames');
   fifo('logfan_decode_errors_total', 'Corrupt or oversized frames skipped', 'corruptFrames');
   fifo('logfan_decode_skipped_bytes_total', 'Bytes skipped to get back in step after a corrupt frame', 'bytesSkipped');
+  fifo('logfan_fifo_repeated_bytes_total', 'Bytes at the FIFO head after a restart that the store already had (skipped, not written twice)', 'bytesSkippedOnResume');
 
   new Gauge({
     name: 'logfan_sink_stat',
@@ -60,6 +61,23 @@ export function createMetrics(service: LoggingService): Registry {
           for (const [stat, value] of Object.entries(stats)) this.set({ container: c.container, name: c.name, chain, stat }, value);
         }
       }
+    },
+  });
+  new Gauge({
+    name: 'logfan_spool_drains_active',
+    help: 'Left-over spools of containers no longer logging that are being sent',
+    registers: [registry],
+    collect() {
+      this.set(service.spoolDrainer.activeCount);
+    },
+  });
+  new Counter({
+    name: 'logfan_spool_drains_completed_total',
+    help: 'Left-over spools sent completely and removed',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(service.spoolDrainer.drained);
     },
   });
   new Counter({

@@ -21,6 +21,8 @@ export interface ContainerStats {
   frames: number;
   corruptFrames: number;
   bytesSkipped: number;
+  /** After a restart: bytes at the FIFO's head the store already had, skipped. */
+  bytesSkippedOnResume: number;
   sinks: Record<string, Record<string, number>>;
   filters: Record<string, Record<string, number>>;
 }
@@ -284,6 +286,7 @@ export class ContainerLogger {
       frames: this.decoder.framesDecoded,
       corruptFrames: this.decoder.corruptFrames,
       bytesSkipped: this.decoder.bytesSkipped,
+      bytesSkippedOnResume: this.bytesSkippedOnResume,
       sinks: Object.fromEntries(this.slots.map(({ sink }) => [sink.name, { ...sink.stats(), pendingBytes: sink.pendingBytes }])),
       filters: this.filterStats(),
     };
