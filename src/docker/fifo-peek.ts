@@ -59,41 +59,64 @@ export class PeekError extends Error {
 /** Result of peek(): the bytes at the head of the FIFO, 'empty' (nothing yet) or 'eof' (no writer, nothing left). */
 export type PeekResult = Buffer | 'empty' | 'eof';
 
+/**
+ * The pipe every FIFO is copied into. One for the process: a peek reads its copy out at once, so
+ * the pipe is empty between peeks (two fds and one pipe buffer in all, not per container).
+ */
+interface CopyPipe {
+  read: number;
+  write: number;
+  size: number;
+}
+let copyPipe: CopyPipe | null = null;
+
+function openCopyPipe(c: PeekLibc, bytes: number): CopyPipe | null {
+  if (copyPipe) return copyPipe;
+  const fds = new Int32Array(2);
+  if (c.pipe2(fds, O_NONBLOCK | O_CLOEXEC) !== 0) return null;
+  const size = setPipeSize(fds[1]!, bytes);
+  copyPipe = { read: fds[0]!, write: fds[1]!, size: size > 0 ? size : 64 * 1024 };
+  return copyPipe;
+}
+
+/** After a failed read the copy pipe may hold stray bytes: replace it. */
+function discardCopyPipe(c: PeekLibc): void {
+  if (!copyPipe) return;
+  c.close(copyPipe.read);
+  c.close(copyPipe.write);
+  copyPipe = null;
+}
+
 export class FifoPeeker {
   private readonly c: PeekLibc;
-  private readonly copyRead: number;
-  private readonly copyWrite: number;
   readonly copySize: number;
 
   /** Null when tee is not available here (no koffi, no pipe2): the caller reads the FIFO directly. */
   static create(fifoFd: number, pipeBytes: number): FifoPeeker | null {
     const c = load();
     if (!c) return null;
-    const fds = new Int32Array(2);
-    if (c.pipe2(fds, O_NONBLOCK | O_CLOEXEC) !== 0) return null;
-    return new FifoPeeker(c, fifoFd, fds[0]!, fds[1]!, pipeBytes);
+    const pipe = openCopyPipe(c, pipeBytes);
+    if (!pipe) return null;
+    return new FifoPeeker(c, fifoFd, Math.min(pipe.size, pipeBytes));
   }
 
   private constructor(
     c: PeekLibc,
     private readonly fifoFd: number,
-    copyRead: number,
-    copyWrite: number,
-    pipeBytes: number,
+    copySize: number,
   ) {
     this.c = c;
-    this.copyRead = copyRead;
-    this.copyWrite = copyWrite;
-    // The copy pipe must hold everything one peek can take from the FIFO.
-    const size = setPipeSize(copyWrite, pipeBytes);
-    this.copySize = size > 0 ? size : 64 * 1024;
+    // One peek takes at most what the copy pipe holds.
+    this.copySize = copySize;
   }
 
   /** Copies up to `max` bytes from the FIFO's head, leaving them there. */
   peek(max: number): PeekResult {
+    const pipe = openCopyPipe(this.c, this.copySize);
+    if (!pipe) throw new PeekError('cannot create the copy pipe', this.c.errno());
     let n: number;
     for (;;) {
-      n = Number(this.c.tee(this.fifoFd, this.copyWrite, Math.min(max, this.copySize), SPLICE_F_NONBLOCK));
+      n = Number(this.c.tee(this.fifoFd, pipe.write, Math.min(max, this.copySize, pipe.size), SPLICE_F_NONBLOCK));
       if (n >= 0) break;
       const errno = this.c.errno();
       if (errno === EINTR) continue;
@@ -102,7 +125,12 @@ export class FifoPeeker {
     }
     if (n === 0) return 'eof';
     const buf = Buffer.allocUnsafe(n);
-    this.readExactly(this.copyRead, buf, n, 'the copy pipe');
+    try {
+      this.readExactly(pipe.read, buf, n, 'the copy pipe');
+    } catch (err) {
+      discardCopyPipe(this.c);
+      throw err;
+    }
     return buf;
   }
 
@@ -130,8 +158,6 @@ export class FifoPeeker {
     return got;
   }
 
-  close(): void {
-    this.c.close(this.copyRead);
-    this.c.close(this.copyWrite);
-  }
+  /** Nothing of its own to release: the copy pipe is shared; the FIFO's fd is the reader's. */
+  close(): void {}
 }
