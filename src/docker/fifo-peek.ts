@@ -1,4 +1,4 @@
-import { loadLibc } from '../util/libc.js';
+import { bindLibc } from '../util/libc.js';
 import { setPipeSize } from './pipe-size.js';
 
 /**
@@ -16,33 +16,26 @@ const SPLICE_F_NONBLOCK = 2;
 const EAGAIN = 11;
 const EINTR = 4;
 
-interface PeekLibc {
+interface PeekCalls extends Record<string, unknown> {
   pipe2: (fds: Int32Array, flags: number) => number;
   tee: (fdIn: number, fdOut: number, len: number, flags: number) => number | bigint;
   read: (fd: number, buf: Buffer, len: number) => number | bigint;
   close: (fd: number) => number;
-  errno: () => number;
 }
+type PeekLibc = PeekCalls & { errno: () => number };
 
 let libc: PeekLibc | null | undefined;
 /** Where consumed bytes are read to and dropped: one for all FIFOs (every call is synchronous). */
 let scratch: Buffer | null = null;
 
 function load(): PeekLibc | null {
-  if (libc !== undefined) return libc;
-  const ffi = loadLibc();
-  if (!ffi) return (libc = null);
-  try {
-    const { koffi, libc: lib } = ffi;
-    libc = {
-      pipe2: lib.func('int pipe2(void *fds, int flags)') as unknown as PeekLibc['pipe2'],
-      tee: lib.func('intptr_t tee(int, int, size_t, unsigned int)') as PeekLibc['tee'],
-      read: lib.func('intptr_t read(int, void *, size_t)') as PeekLibc['read'],
-      close: lib.func('int close(int)') as PeekLibc['close'],
-      errno: () => koffi.errno(),
-    };
-  } catch {
-    libc = null;
+  if (libc === undefined) {
+    libc = bindLibc<PeekCalls>({
+      pipe2: 'int pipe2(void *fds, int flags)',
+      tee: 'intptr_t tee(int, int, size_t, unsigned int)',
+      read: 'intptr_t read(int, void *, size_t)',
+      close: 'int close(int)',
+    });
   }
   return libc;
 }

@@ -23,3 +23,19 @@ export function loadLibc(): { koffi: Koffi; libc: ReturnType<Koffi['load']> } | 
   }
   return loaded;
 }
+
+/**
+ * Binds libc functions by their C signatures, plus errno; null when koffi or libc cannot load or a
+ * signature does not bind. Callers cache the result (binding costs a lookup each).
+ */
+export function bindLibc<T extends Record<string, unknown>>(signatures: { [K in keyof T]: string }): (T & { errno: () => number }) | null {
+  const ffi = loadLibc();
+  if (!ffi) return null;
+  try {
+    const out: Record<string, unknown> = { errno: () => ffi.koffi.errno() };
+    for (const [name, signature] of Object.entries(signatures)) out[name] = ffi.libc.func(signature as string);
+    return out as T & { errno: () => number };
+  } catch {
+    return null;
+  }
+}

@@ -1,5 +1,5 @@
 import { getSystemErrorMap } from 'node:util';
-import { loadLibc } from '../../util/libc.js';
+import { bindLibc } from '../../util/libc.js';
 
 /**
  * A connected, non-blocking Unix datagram socket to journald, through libc (koffi): Node has no
@@ -20,31 +20,24 @@ export const ENOBUFS = 105;
 export const EMSGSIZE = 90;
 export const EINTR = 4;
 
-interface DatagramLibc {
+interface DatagramCalls extends Record<string, unknown> {
   socket: (domain: number, type: number, protocol: number) => number;
   connect: (fd: number, addr: Buffer, len: number) => number;
   send: (fd: number, buf: Buffer, len: number, flags: number) => number | bigint;
   close: (fd: number) => number;
-  errno: () => number;
 }
+type DatagramLibc = DatagramCalls & { errno: () => number };
 
 let libc: DatagramLibc | null | undefined;
 
 function load(): DatagramLibc | null {
-  if (libc !== undefined) return libc;
-  const ffi = loadLibc();
-  if (!ffi) return (libc = null);
-  try {
-    const { koffi, libc: lib } = ffi;
-    libc = {
-      socket: lib.func('int socket(int, int, int)') as DatagramLibc['socket'],
-      connect: lib.func('int connect(int, const void *, uint32)') as DatagramLibc['connect'],
-      send: lib.func('intptr_t send(int, const void *, size_t, int)') as DatagramLibc['send'],
-      close: lib.func('int close(int)') as DatagramLibc['close'],
-      errno: () => koffi.errno(),
-    };
-  } catch {
-    libc = null;
+  if (libc === undefined) {
+    libc = bindLibc<DatagramCalls>({
+      socket: 'int socket(int, int, int)',
+      connect: 'int connect(int, const void *, uint32)',
+      send: 'intptr_t send(int, const void *, size_t, int)',
+      close: 'int close(int)',
+    });
   }
   return libc;
 }
