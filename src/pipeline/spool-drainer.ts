@@ -26,8 +26,6 @@ interface SpoolOwner {
 interface Drain {
   sink: Sink;
   timer: NodeJS.Timeout;
-  done: Promise<void>;
-  finish: () => void;
 }
 
 export class SpoolDrainer {
@@ -113,12 +111,8 @@ export class SpoolDrainer {
     }
     // Only a spool that is open counts its disk part in pendingBytes.
     await sink.spoolReady();
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
     const drain: Drain = {
       sink,
-      done,
-      finish,
       timer: setInterval(() => {
         if (sink.pendingBytes === 0) void this.complete(spoolDir, drain, true);
       }, CHECK_MS),
@@ -139,7 +133,6 @@ export class SpoolDrainer {
       this.drained++;
       this.logger.info({ spool: spoolDir, sent: stats['sent'] }, 'left-over spool drained');
     }
-    drain.finish();
   }
 
   private async stop(spoolDir: string): Promise<void> {

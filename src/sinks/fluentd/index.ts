@@ -14,7 +14,7 @@ import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
-import { SpoolQueue, type MessageQueue } from '../util/spool-queue.js';
+import { SpoolQueue, spoolStats, type MessageQueue } from '../util/spool-queue.js';
 import { Slab } from '../util/slab.js';
 import { sinkQueue, type Sink, type SinkContext, type SinkFactory, type SpoolSettings } from '../sink.js';
 import { CHUNK_ID_LENGTH, FluentdEncoder } from './encoder.js';
@@ -487,12 +487,9 @@ export class FluentdSink implements Sink {
   }
 
   stats(): Record<string, number> {
-    const spool = this.spool?.stats();
     return {
       up: this.state === 'connected' ? 1 : 0,
-      ...(spool === undefined
-        ? {}
-        : { spoolBytes: spool.diskBytes, spoolMessages: spool.diskMessages, spooledTotal: spool.spooledTotal, spoolCorruptRecords: spool.corruptRecords, spooledAtClose: this.spooledAtClose }),
+      ...spoolStats(this.spool, this.spooledAtClose),
       sent: this.sent,
       sentBytes: this.sentBytes,
       acked: this.acked,

@@ -203,11 +203,6 @@ export abstract class GelfSinkBase implements Sink {
     );
   }
 
-  protected spoolStats(): Record<string, number> {
-    const spool = this.spool?.stats();
-    if (spool === undefined) return {};
-    return { spoolBytes: spool.diskBytes, spoolMessages: spool.diskMessages, spooledTotal: spool.spooledTotal, spoolCorruptRecords: spool.corruptRecords, spooledAtClose: this.spooledAtClose };
-  }
 
   protected baseStats(): Record<string, number> {
     return {

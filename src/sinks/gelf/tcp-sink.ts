@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { spoolStats } from '../util/spool-queue.js';
 import { GelfSinkBase, type GelfSinkDeps } from './sink-base.js';
 
 /** One write to the socket carries at most this much (whole messages). */
@@ -201,7 +202,7 @@ export class TcpGelfSink extends GelfSinkBase {
       connects: this.connects,
       connectErrors: this.connectErrors,
       writeErrors: this.writeErrors,
-      ...this.spoolStats(),
+      ...spoolStats(this.spool, this.spooledAtClose),
     };
   }
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { loadLibc } from '../../util/libc.js';
+import { AF_UNIX, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK } from './datagram-socket.js';
 
 /**
  * go-systemd's fallback for an entry too large for one datagram (journal.Send after EMSGSIZE or
@@ -12,14 +13,8 @@ import { loadLibc } from '../../util/libc.js';
  * calls are synchronous and non-blocking (MSG_DONTWAIT); they only run for oversized entries.
  */
 
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
 
 interface Libc {
   socket: (domain: number, type: number, protocol: number) => number;

@@ -18,7 +18,7 @@ import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
 import type { Logger } from '../../log.js';
 import { BoundedQueue, type FullQueuePolicy } from '../util/bounded-queue.js';
-import { SpoolQueue, type MessageQueue } from '../util/spool-queue.js';
+import { SpoolQueue, spoolStats, type MessageQueue } from '../util/spool-queue.js';
 import { Slab } from '../util/slab.js';
 import { LogOptionError } from '../../config/log-opts.js';
 import { sinkQueue, type Sink, type SinkContext, type SinkFactory, type SpoolSettings } from '../sink.js';
@@ -206,15 +206,11 @@ export class SyslogSink implements Sink {
       connects: this.connects,
       reconnects: this.reconnects,
       connectFailures: this.connectFailures,
-      ...this.spoolStats(),
+      ...spoolStats(this.spool, this.spooledAtClose),
+      ...(this.spool ? { requeuedAfterFailure: this.requeuedAfterFailure } : {}),
     };
   }
 
-  private spoolStats(): Record<string, number> {
-    const spool = this.spool?.stats();
-    if (spool === undefined) return {};
-    return { spoolBytes: spool.diskBytes, spoolMessages: spool.diskMessages, spooledTotal: spool.spooledTotal, spoolCorruptRecords: spool.corruptRecords, spooledAtClose: this.spooledAtClose, requeuedAfterFailure: this.requeuedAfterFailure };
-  }
 
   close(): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();

@@ -1134,3 +1134,10 @@ export class SpoolQueue implements MessageQueue {
     }
   }
 }
+
+/** The counters a spooling sink reports for its spool (stats() keys), or none without a spool. */
+export function spoolStats(spool: SpoolQueue | null, spooledAtClose: number): Record<string, number> {
+  if (spool === null) return {};
+  const st = spool.stats();
+  return { spoolBytes: st.diskBytes, spoolMessages: st.diskMessages, spooledTotal: st.spooledTotal, spoolCorruptRecords: st.corruptRecords, spooledAtClose };
+}
