@@ -118,6 +118,19 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
+/** Arrival order as runs of consecutive numbers ("0-41999, 40000-74999"): shows what came twice. */
+function describeRuns(list: number[]): string {
+  const runs: string[] = [];
+  let start = 0;
+  for (let i = 1; i <= list.length; i++) {
+    if (i === list.length || list[i] !== list[i - 1] + 1) {
+      runs.push(`${list[start]}-${list[i - 1]}`);
+      start = i;
+    }
+  }
+  return `${list.length} events in ${runs.length} runs: ${runs.slice(0, 20).join(', ')}`;
+}
+
 function expectAllInOrder(got: number[] | undefined, count: number, what: string): void {
   expect(got, what).toBeDefined();
   expect(got!.length, what).toBe(count);
@@ -160,6 +173,10 @@ describe('spool=disk', () => {
       await fluentd.waitFor(CONTAINERS * lines, 180_000);
       await sleep(1000);
       const got = fluentd.byContainer;
+      for (const id of ids) {
+        const list = got.get(id) ?? [];
+        if (list.length !== lines) console.log(`[spool] container ${id.slice(0, 12)}: ${describeRuns(list)}; logfan said: ${JSON.stringify(logfan.logLines.filter((l) => l.container === id.slice(0, 12) || String(l.spool ?? '').includes(id)).slice(-30))}`);
+      }
       for (const id of ids) expectAllInOrder(got.get(id), lines, `container ${id.slice(0, 12)}`);
       console.log(`[spool] ${CONTAINERS} × ${lines} lines, outage ${OUTAGE_S} s: containers done in ${elapsed.toFixed(1)} s, the json-file-only twin in ${twinElapsed.toFixed(1)} s (nominal ${seconds} s), peak RSS ${peakRss.toFixed(1)} MB`);
       // Held back by their sink, the spooling containers would end long after the twin.
