@@ -118,6 +118,15 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
+/** The line numbers in a container's json-file store (every file, oldest first). */
+function storedNumbers(dataRoot: string, id: string): number[] {
+  const dir = path.join(dataRoot, 'containers', id);
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.includes('-json.log')).sort().reverse() : [];
+  const out: number[] = [];
+  for (const f of files) for (const m of fs.readFileSync(path.join(dir, f), 'utf8').matchAll(/"log":"s-(\d+)\\n"/g)) out.push(Number(m[1]));
+  return out;
+}
+
 /** Arrival order as runs of consecutive numbers ("0-41999, 40000-74999"): shows what came twice. */
 function describeRuns(list: number[]): string {
   const runs: string[] = [];
@@ -175,7 +184,7 @@ describe('spool=disk', () => {
       const got = fluentd.byContainer;
       for (const id of ids) {
         const list = got.get(id) ?? [];
-        if (list.length !== lines) console.log(`[spool] container ${id.slice(0, 12)}: ${describeRuns(list)}; logfan said: ${JSON.stringify(logfan.logLines.filter((l) => l.container === id.slice(0, 12) || String(l.spool ?? '').includes(id)).slice(-30))}`);
+        if (list.length !== lines) console.log(`[spool] container ${id.slice(0, 12)}: ${describeRuns(list)}; json-file: ${describeRuns(storedNumbers(logfan.dataRoot, id))}; logfan said: ${JSON.stringify(logfan.logLines.filter((l) => l.container === id.slice(0, 12) || String(l.spool ?? '').includes(id)).slice(-30))}`);
       }
       for (const id of ids) expectAllInOrder(got.get(id), lines, `container ${id.slice(0, 12)}`);
       console.log(`[spool] ${CONTAINERS} × ${lines} lines, outage ${OUTAGE_S} s: containers done in ${elapsed.toFixed(1)} s, the json-file-only twin in ${twinElapsed.toFixed(1)} s (nominal ${seconds} s), peak RSS ${peakRss.toFixed(1)} MB`);

@@ -33,6 +33,8 @@ const ACK_WINDOW_EVENTS = 4096;
 const MAX_BACKOFF_MS = 10_000;
 const DIAL_TIMEOUT_MS = 3_000;
 const CLOSE_DEADLINE_MS = 5_000;
+/** After the close deadline, how long a write already under way may take to finish. */
+const FINAL_FLUSH_MS = 2_000;
 const ERROR_LOG_INTERVAL_MS = 1_000;
 
 export interface FluentdSinkTuning {
@@ -80,6 +82,8 @@ export class FluentdSink implements Sink {
   private unflushedBytes = 0;
 
   private closing = false;
+  /** Past the close deadline: nothing new is written, the write under way may finish. */
+  private finalFlush = false;
   private closeResolve: (() => void) | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private lastErrorLogAt = 0;
@@ -100,6 +104,7 @@ export class FluentdSink implements Sink {
   private ackMismatches = 0;
   private ackTimeouts = 0;
   private writeTimeouts = 0;
+  private finalFlushTimeouts = 0;
 
   constructor(
     readonly config: FluentdConfig,
@@ -144,7 +149,8 @@ export class FluentdSink implements Sink {
   }
 
   get pendingBytes(): number {
-    return this.queue.bytes + this.inflightBytes;
+    // With acks, what is written stays in flight until acknowledged; without, until the kernel has it.
+    return this.queue.bytes + (this.config.requestAck ? this.inflightBytes : this.unflushedBytes);
   }
 
   // ------------------------------------------------------------------ hot path
@@ -226,6 +232,10 @@ export class FluentdSink implements Sink {
       this.requeueInflight();
       this.requeueFailedWrites();
       if (this.state === 'closed') return;
+      if (this.finalFlush) {
+        this.finishClose();
+        return;
+      }
       this.state = 'idle';
       if (wasConnected) {
         this.disconnects++;
@@ -260,7 +270,7 @@ export class FluentdSink implements Sink {
   /** Writes queued events in batches while the socket takes them. */
   private pump(): void {
     const sock = this.socket;
-    if (!sock || this.state !== 'connected' || sock.writableEnded || sock.destroyed) return;
+    if (!sock || this.state !== 'connected' || sock.writableEnded || sock.destroyed || this.finalFlush) return;
     if (this.config.asyncReconnectIntervalMs > 0 && this.maybeRotate(sock)) return;
     const ack = this.config.requestAck;
     while (this.queue.length > 0 && !sock.writableNeedDrain) {
@@ -438,11 +448,27 @@ export class FluentdSink implements Sink {
   }
 
   private checkClosed(): void {
-    if (this.closing && this.state !== 'closed' && this.isIdle()) this.finishClose();
+    if (this.closing && this.state !== 'closed' && (this.isIdle() || (this.finalFlush && this.unflushedBytes === 0))) this.finishClose();
   }
 
   private finishClose(): void {
     if (this.state === 'closed') return;
+    const live = this.socket;
+    if (!this.finalFlush && live !== null && this.state === 'connected' && this.unflushedBytes > 0 && !this.config.requestAck) {
+      // The write under way may be partly with the server already: cut now, its events would be
+      // lost (or, given back to the spool, sent twice). It gets FINAL_FLUSH_MS more; nothing new
+      // is written meanwhile. If it does not finish, the socket goes and its events count as failed.
+      this.finalFlush = true;
+      if (this.closeTimer) clearTimeout(this.closeTimer);
+      this.closeTimer = setTimeout(() => {
+        this.finalFlushTimeouts++;
+        live.destroy();
+      }, FINAL_FLUSH_MS);
+      this.closeTimer.unref();
+      return;
+    }
+    // A write that failed under the final flush goes back in front (into the spool, if any).
+    this.requeueFailedWrites();
     let left = this.queue.length + (this.inflight.length - this.inflightHead);
     let spoolClosed: Promise<void> | null = null;
     if (this.spool !== null) {
@@ -509,6 +535,7 @@ export class FluentdSink implements Sink {
       ackMismatches: this.ackMismatches,
       ackTimeouts: this.ackTimeouts,
       writeTimeouts: this.writeTimeouts,
+      finalFlushTimeouts: this.finalFlushTimeouts,
     };
   }
 

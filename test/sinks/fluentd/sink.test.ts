@@ -8,7 +8,7 @@ import { LogEntry } from '../../../src/docker/log-entry.js';
 import type { Logger } from '../../../src/log.js';
 import { FluentdEncoder, FluentdSink, type FluentdSinkTuning, fluentdSinkFactory, parseFluentdOptions } from '../../../src/sinks/fluentd/index.js';
 import type { ContainerInfo } from '../../../src/docker/container-info.js';
-import { ForwardReceiver } from './forward-receiver.js';
+import { ForwardReceiver, decodeValue, parseEvent } from './forward-receiver.js';
 
 const ID = '0123456789ab'.repeat(5) + 'cdef';
 
@@ -69,6 +69,15 @@ async function waitFor(pred: () => boolean, what: string, ms = 20_000): Promise<
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Until the sink's socket has not taken its last write for 300 ms (the peer is not reading). */
+async function untilWriteHangs(sink: FluentdSink): Promise<void> {
+  let since = Date.now();
+  await waitFor(() => {
+    if (sink.pendingBytes === sink.stats().queuedBytes) since = Date.now();
+    return Date.now() - since >= 300;
+  }, 'a write that does not finish');
 }
 
 function lines(r: ForwardReceiver): string[] {
@@ -189,6 +198,91 @@ describe('fluentd sink against a real forward peer', () => {
     const limited = makeSink({ 'fluentd-address': `127.0.0.1:${port}`, 'fluentd-buffer-limit': '10' }, { closeDeadlineMs: 100 });
     for (let i = 0; i < 25; i++) limited.write(entry(i));
     expect(limited.stats()).toMatchObject({ queued: 10, droppedQueueFull: 15 });
+  });
+
+  it('at the close deadline lets the write under way finish, so spool=disk hands on the rest with nothing lost or sent twice', async () => {
+    // A server that is up but slow: it reads nothing for 800 ms, past the 200 ms close deadline.
+    const connections: Buffer[][] = [];
+    let ended = 0;
+    let resume = (): void => undefined;
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((sock) => {
+      const received: Buffer[] = [];
+      connections.push(received);
+      if (connections.length === 1) {
+        sock.pause();
+        resume = () => sock.resume();
+      }
+      sock.on('data', (d: Buffer) => received.push(d));
+      sock.on('close', () => ended++);
+      sock.on('error', () => undefined);
+      sockets.push(sock);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => {
+      for (const sock of sockets) sock.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluentd-final-flush-'));
+    cleanups.push(() => fs.rmSync(spoolDir, { recursive: true, force: true }));
+    const spool = { dir: spoolDir, maxDiskBytes: 256 * 1024 * 1024 };
+    const options = { 'fluentd-address': `127.0.0.1:${port}` };
+    const total = 100_000;
+    const first = makeSink(options, { spool, queueBytes: 1024 * 1024, closeDeadlineMs: 200 });
+    await first.spoolReady();
+    for (let i = 0; i < total; i++) first.write(entry(i));
+    first.flush();
+    await untilWriteHangs(first);
+    setTimeout(() => resume(), 600);
+    await first.close();
+    expect(first.stats()).toMatchObject({ dropped: 0, finalFlushTimeouts: 0 });
+    const second = makeSink(options, { spool, queueBytes: 1024 * 1024 });
+    await second.spoolReady();
+    await waitFor(() => second.pendingBytes === 0 && second.stats().queued === 0, 'the spool sent');
+    await second.close();
+    await waitFor(() => ended === 2, 'both connections closed');
+    const got: number[] = [];
+    for (const received of connections) {
+      const all = Buffer.concat(received);
+      let pos = 0;
+      while (pos < all.length) {
+        const r = decodeValue(all, pos); // a torn event at a connection's end throws here
+        got.push(Number(/\d+$/.exec(parseEvent(r.value, all.subarray(pos, r.end)).record.get('log')!.toString())![0]));
+        pos = r.end;
+      }
+    }
+    expect(first.stats().spooledAtClose).toBeGreaterThan(0);
+    expect(got.length).toBe(total);
+    for (let i = 0; i < total; i++) if (got[i] !== i) expect(`event ${i} is line ${got[i]}`).toBe(`event ${i} is line ${i}`);
+   }, 40_000);
+
+  it('when the write under way does not finish after the close deadline either, its events go back to the spool, not lost', async () => {
+    // A server that accepts and never reads: the kernel buffers fill and the last write hangs.
+    const server = net.createServer((sock) => {
+      sock.pause();
+      sock.on('error', () => undefined);
+      cleanups.push(() => void sock.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluentd-final-flush-'));
+    cleanups.push(() => fs.rmSync(spoolDir, { recursive: true, force: true }));
+    const total = 100_000;
+    const sink = makeSink({ 'fluentd-address': `127.0.0.1:${port}` }, { spool: { dir: spoolDir, maxDiskBytes: 256 * 1024 * 1024 }, queueBytes: 1024 * 1024, closeDeadlineMs: 200 });
+    await sink.spoolReady();
+    for (let i = 0; i < total; i++) sink.write(entry(i));
+    sink.flush();
+    await untilWriteHangs(sink);
+    const t0 = Date.now();
+    await sink.close();
+    expect(Date.now() - t0).toBeLessThan(200 + 2000 + 1500);
+    const s = sink.stats();
+    expect(s).toMatchObject({ finalFlushTimeouts: 1, dropped: 0 });
+    expect(s.resent).toBeGreaterThan(0);
+    // What the kernel took counts as sent (no acks); everything else waits in the spool.
+    expect(s.sent + s.spooledAtClose).toBe(total);
   });
 
   it('close() flushes what is queued when fluentd is up', async () => {
