@@ -82,6 +82,7 @@ export class FluentdSink implements Sink {
   private unflushedBytes = 0;
 
   private closing = false;
+  private closePromise: Promise<void> | null = null;
   /** Past the close deadline: nothing new is written, the write under way may finish. */
   private finalFlush = false;
   private closeResolve: (() => void) | null = null;
@@ -424,12 +425,20 @@ export class FluentdSink implements Sink {
   // ------------------------------------------------------------------ close
 
   close(): Promise<void> {
+    this.closePromise ??= this.startClose();
+    return this.closePromise;
+  }
+
+  private startClose(): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
     this.closing = true;
     this.flush();
     if (this.isIdle()) {
-      this.finishClose();
-      return Promise.resolve();
+      // Resolved once the spool is closed: whoever opens it next (a drain) must not find it half-closed.
+      return new Promise((resolve) => {
+        this.closeResolve = resolve;
+        this.finishClose();
+      });
     }
     // Try at once rather than at the end of a long backoff.
     if (this.state === 'idle' && this.reconnectTimer) {

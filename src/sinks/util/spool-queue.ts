@@ -159,6 +159,10 @@ const HEAD_TMP = 'head.spool.tmp';
 const SEGMENT_NAME = /^(\d{12})\.spool$/;
 /** The tag of a message that belongs to no segment file. */
 const NO_SEGMENT = -1;
+/** How long open() waits for another queue of this process to let go of the same directory. */
+const HANDOVER_WAIT_MS = 30_000;
+/** Per directory, the queue of this process that opened it last. */
+const holders = new Map<string, SpoolQueue>();
 const HEAD_SEQ = 0;
 
 // crc32 (zlib's polynomial) of the 4 length bytes, in JS: no Buffer to allocate per record.
@@ -286,6 +290,9 @@ export class SpoolQueue implements MessageQueue {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | null = null;
+  private resolveReleased!: () => void;
+  /** Settles when this queue has closed (or was destroyed): its directory is free for another. */
+  private readonly released = new Promise<void>((resolve) => (this.resolveReleased = resolve));
   private writeScheduled = false;
   private writerPromise: Promise<void> | null = null;
   private currentWrite: { seg: Segment; done: Promise<unknown> } | null = null;
@@ -423,7 +430,7 @@ export class SpoolQueue implements MessageQueue {
 
   /** Writes out what is queued (memory included, see the module comment) and closes the files. */
   close(): Promise<void> {
-    this.closePromise ??= this.doClose();
+    this.closePromise ??= this.doClose().finally(() => this.letGo());
     return this.closePromise;
   }
 
@@ -439,6 +446,31 @@ export class SpoolQueue implements MessageQueue {
     await this.settleDeletions();
     this.closed = true;
     await fsp.rm(this.dir, { recursive: true, force: true });
+    this.letGo();
+  }
+
+  /** Two queues on one directory would each take the other's files for their own. */
+  private async takeOver(): Promise<void> {
+    const key = path.resolve(this.dir);
+    const previous = holders.get(key);
+    holders.set(key, this);
+    if (previous === undefined || previous === this) return;
+    if (!previous.closing) this.logger?.warn({ dir: this.dir }, 'spool: opened while another queue still uses it; waiting for that one to close');
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), HANDOVER_WAIT_MS);
+      timer.unref();
+    });
+    if (await Promise.race([previous.released.then(() => false), timedOut])) {
+      this.logger?.error({ dir: this.dir, waitedMs: HANDOVER_WAIT_MS }, 'spool: the previous queue on this directory did not close; opening it anyway');
+    }
+    clearTimeout(timer);
+  }
+
+  private letGo(): void {
+    const key = path.resolve(this.dir);
+    if (holders.get(key) === this) holders.delete(key);
+    this.resolveReleased();
   }
 
   stats(): SpoolQueueStats {
@@ -873,6 +905,7 @@ export class SpoolQueue implements MessageQueue {
   // ------------------------------------------------------------------ open
 
   private async doOpen(): Promise<void> {
+    await this.takeOver();
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const names = await fsp.readdir(this.dir);
     const found: Segment[] = [];

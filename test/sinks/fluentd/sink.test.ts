@@ -285,6 +285,32 @@ describe('fluentd sink against a real forward peer', () => {
     expect(s.sent + s.spooledAtClose).toBe(total);
   });
 
+  it('close() resolves only once its spool is closed: a sink opened on that spool right after sends nothing twice', async () => {
+    const port = await freePort();
+    const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluentd-close-spool-'));
+    cleanups.push(() => fs.rmSync(spoolDir, { recursive: true, force: true }));
+    const spool = { dir: spoolDir, maxDiskBytes: 64 * 1024 * 1024 };
+    const options = { 'fluentd-address': `127.0.0.1:${port}` };
+    const total = 20_000;
+    const first = makeSink(options, { spool, queueBytes: 64 * 1024 });
+    await first.spoolReady();
+    for (let i = 0; i < total; i++) first.write(entry(i));
+    first.flush();
+    // Nobody listens yet: most of it goes to disk, in segment files.
+    await waitFor(() => first.stats().connectFailures >= 1, 'a failed connect');
+    expect(first.stats().spoolMessages).toBeGreaterThan(0);
+    const r = await receiver({}, { port });
+    await r.waitFor(total);
+    await waitFor(() => first.pendingBytes === 0, 'everything written');
+    await first.close();
+    // What the spool drainer does when a container ended: the next sink on the same spool.
+    const second = makeSink(options, { spool, queueBytes: 64 * 1024 });
+    await second.spoolReady();
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(second.stats().sent).toBe(0);
+    expect(r.events.length).toBe(total);
+  });
+
   it('close() flushes what is queued when fluentd is up', async () => {
     const r = await receiver({ ack: true });
     const sink = makeSink({ 'fluentd-address': `127.0.0.1:${r.port}`, 'fluentd-request-ack': 'true' });

@@ -334,6 +334,23 @@ describe('SpoolQueue', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  it('a queue opened on a directory another queue is still closing waits for it: nothing handed out twice', async () => {
+    const dir = tmpDir();
+    const first = make({ dir, memoryBytes: 1000, segmentBytes: 2000 });
+    await first.q.open();
+    for (let i = 0; i < 2000; i++) first.q.push(msg(i));
+    const delivered = await drain(first.q, first.waitReadable);
+    expect(delivered).toHaveLength(2000);
+    // Consumed segments are still on disk (retained for a crash), until close() removes them.
+    const closing = first.q.close();
+    const second = make({ dir, memoryBytes: 1000, segmentBytes: 2000 });
+    await second.q.open();
+    expect(second.q.length).toBe(0);
+    await closing;
+    await second.q.close();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
   it('after a crash, recovers what was written, skipping a torn tail record', async () => {
     const dir = tmpDir();
     const warns: Warn[] = [];
