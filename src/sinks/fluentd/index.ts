@@ -99,6 +99,10 @@ export class FluentdSink implements Sink {
   private droppedAfterRetries = 0;
   private lostInWrite = 0;
   private failedWrites: Buffer[][] = [];
+  /** Without acks: the batches written whose callback has not run yet, oldest first. */
+  private writing: Buffer[][] = [];
+  /** The final flush gave up and accounted for every write under way itself. */
+  private writesSettled = false;
   private connects = 0;
   private connectFailures = 0;
   private disconnects = 0;
@@ -300,9 +304,12 @@ export class FluentdSink implements Sink {
     const count = events.length;
     const ack = this.config.requestAck;
     this.unflushedBytes += bytes;
+    if (!ack) this.writing.push(events);
     const done = (err?: Error | null): void => {
+      if (this.writesSettled) return;
       this.unflushedBytes -= bytes;
       if (!ack) {
+        this.writing.shift();
         if (err) {
           // Never handed to the kernel: send again after reconnecting (at least once), in order.
           this.failedWrites.push(events);
@@ -452,6 +459,41 @@ export class FluentdSink implements Sink {
     });
   }
 
+  /**
+   * The final flush gave up: of the writes under way, what the kernel already took counts as
+   * sent (it goes out on its own once the socket is closed), the rest goes back to the queue
+   * (the spool) whole. An event the kernel took only part of goes back too: the server gets a
+   * torn event at the end of the connection, which it cannot decode and drops. Where libuv does
+   * not say how much it still holds (TLS), everything under way goes back: at least once.
+   */
+  private settleUnfinishedWrites(sock: net.Socket): void {
+    const handle = (sock as unknown as { _handle?: { writeQueueSize?: unknown } })._handle;
+    const userland = (sock as unknown as { writableBuffer?: Array<{ chunk: Buffer }> }).writableBuffer;
+    let inKernel = 0;
+    if (!(sock instanceof tls.TLSSocket) && typeof handle?.writeQueueSize === 'number' && Array.isArray(userland)) {
+      let notInKernel = handle.writeQueueSize;
+      for (const w of userland) notInKernel += w.chunk.length;
+      inKernel = Math.max(0, this.unflushedBytes - notInKernel);
+    }
+    const back: Buffer[] = [];
+    for (const batch of this.writing) {
+      for (const e of batch) {
+        if (back.length === 0 && inKernel >= e.length) {
+          inKernel -= e.length;
+          this.sent++;
+          this.sentBytes += e.length;
+        } else back.push(e);
+      }
+    }
+    this.writing = [];
+    this.writesSettled = true;
+    this.unflushedBytes = 0;
+    if (back.length > 0) {
+      this.queue.unshift(back);
+      this.resent += back.length;
+    }
+  }
+
   private isIdle(): boolean {
     return this.queue.length === 0 && this.inflight.length === this.inflightHead && this.unflushedBytes === 0;
   }
@@ -471,7 +513,9 @@ export class FluentdSink implements Sink {
       if (this.closeTimer) clearTimeout(this.closeTimer);
       this.closeTimer = setTimeout(() => {
         this.finalFlushTimeouts++;
+        this.settleUnfinishedWrites(live);
         live.destroy();
+        this.finishClose();
       }, FINAL_FLUSH_MS);
       this.closeTimer.unref();
       return;
