@@ -7,14 +7,15 @@
 //   - fluentd: events received + events the sink counted as lost (dropped, lostInWrite) = events
 //     the container logged (its N lines and the total line); nothing twice;
 //   - logfan's fds are back to where they were before the containers started.
-// Prints the RSS curve (time, RSS MB, fds), peak RSS (VmHWM) and a JSON report; exits 1 when the
+// Prints the memory curve (time, RSS, V8 heap used, external memory, fds), peak RSS (VmHWM) and a JSON report; exits 1 when the
 // accounting does not add up.
 //
 //   npm run build && node bench/soak.mjs
 //   env: SOAK_MINUTES=10 SOAK_CONTAINERS=100 SOAK_FLAP_SECONDS=20 SOAK_RATE=100 (lines/s per container)
 //        SOAK_FLAP_MODE=graceful|hard (hard: connections dropped at once, as in a crash: what was in
 //        flight is lost without the sink knowing, reported as uncounted loss, not a failure)
-//        SOAK_SAMPLE_SECONDS=5 SOAK_KEEP=1 (keep the data root)
+//        SOAK_SAMPLE_SECONDS=5 SOAK_KEEP=1 (keep the data root) SOAK_METRICS_PORT=19464 (logfan's
+//        /metrics, read for the heap and external-memory columns of the curve)
 // Needs a running dockerd and the logfan-test/busybox image (scripts/make-test-image.sh).
 //
 // runSoak() is also what test/e2e/soak.e2e.test.ts runs, smaller, against the harness's logfan.
@@ -73,9 +74,23 @@ export async function runSoak(opts) {
   const t0 = Date.now();
   const at = () => +((Date.now() - t0) / 1000).toFixed(1);
   const samples = [];
+  // With opts.metricsUrl: logfan's heap and external (ArrayBuffer) memory beside the RSS, from its /metrics.
+  const memory = { heapMb: NaN, externalMb: NaN };
+  const readMemory = async () => {
+    if (!opts.metricsUrl) return;
+    try {
+      const text = await (await fetch(opts.metricsUrl)).text();
+      const kind = (k) => Number(new RegExp(`logfan_process_memory_bytes\\{kind="${k}"\\} (\\S+)`).exec(text)?.[1]) / 1048576;
+      memory.heapMb = +kind('heapUsed').toFixed(1);
+      memory.externalMb = +kind('external').toFixed(1);
+    } catch {
+      // logfan busy or gone: the last values stay
+    }
+  };
   const sample = (phase) => {
     const s = procSample(opts.pid);
-    samples.push({ t: at(), phase, rssMb: +s.rssMb.toFixed(1), fds: s.fds, fluentdUp: receiver.up, received: receiver.events });
+    samples.push({ t: at(), phase, rssMb: +s.rssMb.toFixed(1), heapMb: memory.heapMb, externalMb: memory.externalMb, fds: s.fds, fluentdUp: receiver.up, received: receiver.events });
+    void readMemory();
     return s;
   };
   const start = sample('before');
@@ -203,8 +218,9 @@ export async function runSoak(opts) {
 
 /** The RSS curve as text: one row per sample. */
 export function formatCurve(samples) {
-  const rows = ['     t s   RSS MB    fds  fluentd  events received'];
-  for (const s of samples) rows.push(`${String(s.t).padStart(8)} ${s.rssMb.toFixed(1).padStart(8)} ${String(s.fds).padStart(6)}  ${(s.fluentdUp ? 'up' : 'down').padEnd(7)}  ${s.received}  ${s.phase === 'run' ? '' : `(${s.phase})`}`);
+  const rows = ['     t s   RSS MB  heap MB   ext MB    fds  fluentd  events received'];
+  const mb = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-').padStart(8);
+  for (const s of samples) rows.push(`${String(s.t).padStart(8)} ${mb(s.rssMb)} ${mb(s.heapMb)} ${mb(s.externalMb)} ${String(s.fds).padStart(6)}  ${(s.fluentdUp ? 'up' : 'down').padEnd(7)}  ${s.received}  ${s.phase === 'run' ? '' : `(${s.phase})`}`);
   return rows.join('\n');
 }
 
@@ -227,7 +243,8 @@ async function main() {
   const warnings = new Map();
   const waiters = [];
   fs.mkdirSync('/run/docker/plugins', { recursive: true });
-  const logfan = startChild(process.execPath, [...LOGFAN_NODE_FLAGS, path.join(repo, 'dist/cli.js'), 'serve', '--socket', socket, '--data-root', dataRoot], { LOGFAN_LOG_LEVEL: 'info' }, (line) => {
+  const metricsPort = Number(env.SOAK_METRICS_PORT ?? 19464);
+  const logfan = startChild(process.execPath, [...LOGFAN_NODE_FLAGS, path.join(repo, 'dist/cli.js'), 'serve', '--socket', socket, '--data-root', dataRoot, '--metrics', `127.0.0.1:${metricsPort}`], { LOGFAN_LOG_LEVEL: 'info' }, (line) => {
     let l;
     try {
       l = JSON.parse(line);
@@ -266,6 +283,7 @@ async function main() {
       pid: logfan.pid,
       label,
       sampleMs: sampleSeconds * 1000,
+      metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
       flapMode,
       jsonLogPath: (id) => path.join(dataRoot, 'containers', id, `${id}-json.log`),
       async waitStopped(id, timeoutMs) {

@@ -11,6 +11,20 @@ export function createMetrics(service: LoggingService): Registry {
   const perContainer = ['container', 'name'] as const;
 
   new Gauge({
+    name: 'logfan_process_memory_bytes',
+    help: "logfan's memory by kind (process.memoryUsage(): rss, heapTotal, heapUsed, external, arrayBuffers), read when scraped",
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const m = process.memoryUsage();
+      this.set({ kind: 'rss' }, m.rss);
+      this.set({ kind: 'heapTotal' }, m.heapTotal);
+      this.set({ kind: 'heapUsed' }, m.heapUsed);
+      this.set({ kind: 'external' }, m.external);
+      this.set({ kind: 'arrayBuffers' }, m.arrayBuffers);
+    },
+  });
+  new Gauge({
     name: 'logfan_containers_logging',
     help: 'Containers whose FIFO logfan is reading',
     registers: [registry],

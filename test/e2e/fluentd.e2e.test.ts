@@ -22,6 +22,7 @@ import {
   uniqueDriver,
 } from './harness.js';
 import { ForwardReceiver, canonicalEvent, type ForwardEvent } from '../sinks/fluentd/forward-receiver.js';
+import { freePort } from '../net-helpers.js';
 
 const DRIVER = uniqueDriver('logfan-e2e-fluentd');
 let logfan: LogfanProcess;
@@ -48,14 +49,6 @@ async function receiver(opts: ConstructorParameters<typeof ForwardReceiver>[0] =
   await r.listen(at);
   receivers.push(r);
   return r;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function waitFor(pred: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {

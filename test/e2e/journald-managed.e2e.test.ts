@@ -17,10 +17,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE, REPO, docker, removeContainers, requireDocker, runToCompletion, sleep, uniqueDriver } from './harness.js';
+import { freePort, canConnect } from '../net-helpers.js';
+import { JOURNALD, JOURNAL_SOCKET, ensureJournald } from './journald-peer.js';
 
 const run = promisify(execFile);
-const JOURNALD = '/lib/systemd/systemd-journald';
-const JOURNAL_SOCKET = '/run/systemd/journal/socket';
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 const NAME = uniqueDriver('logfan-e2e-managed-journald');
 
@@ -29,25 +29,6 @@ let rsyslog: ChildProcess | null = null;
 let rsyslogPort = 0;
 let pluginInstalled = false;
 const containers: string[] = [];
-
-/** Starts the default systemd-journald unless one serves its socket (as journald.e2e.test.ts does). */
-async function ensureJournald(): Promise<void> {
-  const script = `
-    set -e
-    exec 9>/run/logfan-test-journald.lock
-    flock -w 120 9
-    if ! pgrep -xf ${JOURNALD} >/dev/null || [ ! -S ${JOURNAL_SOCKET} ]; then
-      setsid ${JOURNALD} </dev/null >/dev/null 2>&1 9>&- &
-    fi
-    for i in $(seq 1 300); do
-      if [ -S ${JOURNAL_SOCKET} ] && pgrep -xf ${JOURNALD} >/dev/null; then exit 0; fi
-      sleep 0.1
-    done
-    echo "systemd-journald did not come up (${JOURNAL_SOCKET} missing)" >&2
-    exit 1
-  `;
-  await run('bash', ['-c', script]);
-}
 
 type JournalValue = string | number[] | null | Array<string | number[] | null>;
 type JournalEntry = Record<string, JournalValue>;
@@ -94,22 +75,6 @@ async function requireJournald(): Promise<void> {
     if (Date.now() > end) throw new Error(`systemd-journald is not reachable: an entry sent to ${JOURNAL_SOCKET} never showed in journalctl`);
     await sleep(200);
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** A private rsyslogd: one imptcp input, every message's raw bytes into <dir>/syslog.log. */

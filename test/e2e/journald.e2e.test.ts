@@ -18,29 +18,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE, docker, dockerLogs, removeContainers, requireDocker, runToCompletion, sleep, startLogfan, type LogfanProcess, uniqueDriver } from './harness.js';
+import { JOURNALD, JOURNAL_SOCKET, ensureJournald } from './journald-peer.js';
 
 const run = promisify(execFile);
-const JOURNALD = '/lib/systemd/systemd-journald';
-const JOURNAL_SOCKET = '/run/systemd/journal/socket';
-
-/** Starts the default systemd-journald unless one serves /run/systemd/journal/socket already. */
-async function ensureJournald(): Promise<void> {
-  const script = `
-    set -e
-    exec 9>/run/logfan-test-journald.lock
-    flock -w 120 9
-    if ! pgrep -xf ${JOURNALD} >/dev/null || [ ! -S ${JOURNAL_SOCKET} ]; then
-      setsid ${JOURNALD} </dev/null >/dev/null 2>&1 9>&- &
-    fi
-    for i in $(seq 1 300); do
-      if [ -S ${JOURNAL_SOCKET} ] && pgrep -xf ${JOURNALD} >/dev/null; then exit 0; fi
-      sleep 0.1
-    done
-    echo "systemd-journald did not come up (${JOURNAL_SOCKET} missing)" >&2
-    exit 1
-  `;
-  await run('bash', ['-c', script]);
-}
 
 type JournalValue = string | number[] | null | Array<string | number[] | null>;
 type JournalEntry = Record<string, JournalValue>;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE, docker, removeContainers, requireDocker, sleep, startLogfan, uniqueDriver, type LogfanProcess } from './harness.js';
 import { Incomplete, decodeValue, parseEvent } from '../sinks/fluentd/forward-receiver.js';
+import { freePort } from '../net-helpers.js';
 
 const OUTAGE_S = Number(process.env.SPOOL_OUTAGE_S ?? 60);
 const CONTAINERS = Number(process.env.SPOOL_CONTAINERS ?? 10);
@@ -126,14 +127,6 @@ afterAll(async () => {
   for (const r of receivers) await r.close().catch(() => undefined);
   for (const l of logfans) await l.stop();
 });
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 async function receiverOn(port: number, stalled = false): Promise<NumberReceiver> {
   const r = new NumberReceiver(stalled);

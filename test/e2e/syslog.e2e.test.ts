@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE, docker, removeContainers, requireDocker, runToCompletion, sleep, startLogfan, type LogfanProcess, uniqueDriver } from './harness.js';
+import { freePort, canConnect } from '../net-helpers.js';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 const DRIVER = uniqueDriver('logfan-e2e-syslog');
@@ -31,14 +32,6 @@ interface Input {
   path?: string;
 }
 const inputs: Record<string, Input> = {};
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 function logFile(name: string): string {
   return path.join(dir, `${name}.log`);
@@ -103,17 +96,6 @@ async function startRsyslog(tag: string, list: Input[]): Promise<ChildProcess> {
   // imudp has no handshake: give its thread a moment after the stream inputs are up.
   await sleep(300);
   return child;
-}
-
-function canConnect(target: { path: string } | { host: string; port: number }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(target as net.NetConnectOpts);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 async function stopRsyslog(child: ChildProcess): Promise<void> {

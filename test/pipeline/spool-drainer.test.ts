@@ -8,6 +8,7 @@ import { log } from '../../src/log.js';
 import { SpoolDrainer } from '../../src/pipeline/spool-drainer.js';
 import { syslogSinkFactory } from '../../src/sinks/syslog/index.js';
 import type { SinkContext } from '../../src/sinks/sink.js';
+import { freePort } from '../net-helpers.js';
 
 const ID = 'd'.repeat(64);
 const INFO = { Config: {}, ContainerID: ID, ContainerName: '/job', ContainerEntrypoint: 'sh', ContainerArgs: [], ContainerImageID: '', ContainerImageName: 'busybox', ContainerCreated: '', ContainerEnv: [], ContainerLabels: {}, LogPath: '', DaemonName: 'docker' };
@@ -21,14 +22,6 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
   await fs.promises.rm(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 async function waitFor(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -9,6 +9,7 @@ import type { Logger } from '../../../src/log.js';
 import { FluentdEncoder, FluentdSink, type FluentdSinkTuning, fluentdSinkFactory, parseFluentdOptions } from '../../../src/sinks/fluentd/index.js';
 import type { ContainerInfo } from '../../../src/docker/container-info.js';
 import { ForwardReceiver, Incomplete, decodeValue, parseEvent } from './forward-receiver.js';
+import { freePort } from '../../net-helpers.js';
 
 const ID = '0123456789ab'.repeat(5) + 'cdef';
 
@@ -46,14 +47,6 @@ function makeSink(options: Record<string, string>, tuning: FluentdSinkTuning = {
 
 function entry(i: number, source = 'stdout'): LogEntry {
   return LogEntry.of({ source, timeSec: 1700000000 + i, timeNsec: 1000 + i, line: Buffer.from(`line ${i}`) });
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function receiver(opts: ConstructorParameters<typeof ForwardReceiver>[0] = {}, at: { port?: number; path?: string } = {}): Promise<ForwardReceiver> {

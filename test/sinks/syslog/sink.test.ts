@@ -15,6 +15,7 @@ import { LogEntry } from '../../../src/docker/log-entry.js';
 import type { Logger } from '../../../src/log.js';
 import { SyslogSink, type SyslogSinkSettings } from '../../../src/sinks/syslog/index.js';
 import { parseSyslogOptions } from '../../../src/sinks/syslog/options.js';
+import { freePort } from '../../net-helpers.js';
 
 let dir: string;
 const cleanups: Array<() => void> = [];
@@ -101,14 +102,6 @@ async function streamServer(listen: (s: net.Server) => Promise<void>, tlsOpts?: 
 
 const listenTcp = (port = 0) => (s: net.Server) => new Promise<void>((r) => s.listen(port, '127.0.0.1', () => r()));
 const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = portOf(s);
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 describe('tcp', () => {
   it('sends newline-framed messages, skips empty lines, counts', async () => {
