@@ -781,4 +781,4 @@ export class ForwardLogCounter {
  * tests start `node <flags> dist/cli.js` so they measure what users run. docs/decisions.md,
  * "Young generation size", says why.
  */
-export const LOGFAN_NODE_FLAGS = ['--max-semi-space-size=2'];
+export const LOGFAN_NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];

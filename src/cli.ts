@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --expose-gc
 import fs from 'node:fs';
 import { LOGS_USAGE, runLogsCommand } from './cli/logs-command.js';
 import { RELOAD_USAGE, runReloadCommand } from './cli/reload-command.js';

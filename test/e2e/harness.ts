@@ -61,7 +61,7 @@ export async function startLogfan(driver: string, extraEnv: Record<string, strin
   const dataRoot = existingDataRoot ?? (await fs.promises.mkdtemp(path.join(os.tmpdir(), `${driver}-data-`)));
   await fs.promises.mkdir('/run/docker/plugins', { recursive: true });
   // The Node flags logfan runs with (config.json's entrypoint, dist/cli.js's shebang).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', CLI, 'serve', '--socket', socket, '--data-root', dataRoot, ...extraArgs], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', '--expose-gc', CLI, 'serve', '--socket', socket, '--data-root', dataRoot, ...extraArgs], {
     env: { ...process.env, LOGFAN_LOG_LEVEL: 'debug', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,6 +3,8 @@
  * when it is full, the policy decides what goes, and every dropped message is counted.
  * Array-backed with a moving head (no Array#shift per message).
  */
+import { noteDrained } from '../../util/memory-hint.js';
+
 export type FullQueuePolicy = 'drop-newest' | 'drop-oldest';
 
 /**
@@ -21,6 +23,9 @@ export const queueMemory = { used: 0, limit: 64 * 1024 * 1024 };
  * (external memory) were freed later (docs/decisions.md, "Queued messages stay Buffer views").
  */
 export const MESSAGE_OVERHEAD = 128;
+
+/** All queues together hold a backlog past this: a log server was away. */
+const BACKLOG_BYTES = 8 * 1024 * 1024;
 
 export function setQueueMemoryLimit(bytes: number): void {
   queueMemory.limit = bytes;
@@ -96,6 +101,8 @@ export class BoundedQueue {
       out.push(this.shift()!);
       bytes += next.length;
     }
+    // Only a backlog's drain leaves much garbage behind (src/util/memory-hint.ts).
+    if (queueMemory.used + bytes > BACKLOG_BYTES) noteDrained(bytes);
     return out;
   }
 

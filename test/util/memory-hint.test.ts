@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+
+/** Drains a 30 MB backlog from a queue twice in a row, in a Node with or without --expose-gc. */
+function drainTwice(flags: string[]): { first: number; second: number } {
+  const script = `
+    import { BoundedQueue } from './dist/sinks/util/bounded-queue.js';
+    import * as hint from './dist/util/memory-hint.js';
+    const q = new BoundedQueue(1024 * 1024 * 1024);
+    const slab = Buffer.alloc(1024);
+    const backlog = () => {
+      for (let i = 0; i < 300000; i++) q.push(slab.subarray(0, 100));
+      while (q.length > 0) q.take(4096, 512 * 1024);
+    };
+    backlog();
+    const first = hint.memoryHints;
+    backlog();
+    console.log(JSON.stringify({ first, second: hint.memoryHints }));
+  `;
+  return JSON.parse(execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: repo, encoding: 'utf8' })) as { first: number; second: number };
+}
+
+describe('memory hint after a drained backlog', () => {
+  it('asks for one full collection once a large backlog drained, then not again within its interval', () => {
+    expect(drainTwice(['--expose-gc'])).toEqual({ first: 1, second: 1 });
+  });
+
+  it('does nothing without --expose-gc', () => {
+    expect(drainTwice([])).toEqual({ first: 0, second: 0 });
+  });
+
+  it('logfan runs with --expose-gc: the managed plugin, the CLI and the tests', async () => {
+    const fs = await import('node:fs');
+    const config = JSON.parse(fs.readFileSync(path.join(repo, 'config.json'), 'utf8')) as { entrypoint: string[] };
+    expect(config.entrypoint).toContain('--expose-gc');
+    expect(fs.readFileSync(path.join(repo, 'src/cli.ts'), 'utf8').split('\n')[0]).toContain('--expose-gc');
+  });
+});
