@@ -1,4 +1,4 @@
-import { bindLibc } from '../util/libc.js';
+import { lazyLibc } from '../util/libc.js';
 import { setPipeSize } from './pipe-size.js';
 
 /**
@@ -24,21 +24,15 @@ interface PeekCalls extends Record<string, unknown> {
 }
 type PeekLibc = PeekCalls & { errno: () => number };
 
-let libc: PeekLibc | null | undefined;
 /** Where consumed bytes are read to and dropped: one for all FIFOs (every call is synchronous). */
 let scratch: Buffer | null = null;
 
-function load(): PeekLibc | null {
-  if (libc === undefined) {
-    libc = bindLibc<PeekCalls>({
-      pipe2: 'int pipe2(void *fds, int flags)',
-      tee: 'intptr_t tee(int, int, size_t, unsigned int)',
-      read: 'intptr_t read(int, void *, size_t)',
-      close: 'int close(int)',
-    });
-  }
-  return libc;
-}
+const load = lazyLibc<PeekCalls>({
+  pipe2: 'int pipe2(void *fds, int flags)',
+  tee: 'intptr_t tee(int, int, size_t, unsigned int)',
+  read: 'intptr_t read(int, void *, size_t)',
+  close: 'int close(int)',
+});
 
 export class PeekError extends Error {
   constructor(

@@ -39,3 +39,12 @@ export function bindLibc<T extends Record<string, unknown>>(signatures: { [K in 
     return null;
   }
 }
+
+/** bindLibc on first use, then the same result (null included) on every later call. */
+export function lazyLibc<T extends Record<string, unknown>>(signatures: { [K in keyof T]: string }): () => (T & { errno: () => number }) | null {
+  let bound: (T & { errno: () => number }) | null | undefined;
+  return () => {
+    if (bound === undefined) bound = bindLibc<T>(signatures);
+    return bound;
+  };
+}

@@ -155,6 +155,11 @@ function storedNumbers(dataRoot: string, id: string): number[] {
   return out;
 }
 
+/** logfan's last 30 log lines about one container (its sinks, its spool), for a failure report. */
+function logfanSaid(logfan: LogfanProcess, id: string): string {
+  return JSON.stringify(logfan.logLines.filter((l) => l.container === id.slice(0, 12) || String(l.spool ?? '').includes(id)).slice(-30));
+}
+
 /** Arrival order as runs of consecutive numbers ("0-41999, 40000-74999"): shows what came twice. */
 function describeRuns(list: number[]): string {
   const runs: string[] = [];
@@ -212,7 +217,7 @@ describe('spool=disk', () => {
       const got = fluentd.byContainer;
       for (const id of ids) {
         const list = got.get(id) ?? [];
-        if (list.length !== lines) console.log(`[spool] container ${id.slice(0, 12)}: ${describeRuns(list)}; json-file: ${describeRuns(storedNumbers(logfan.dataRoot, id))}; logfan said: ${JSON.stringify(logfan.logLines.filter((l) => l.container === id.slice(0, 12) || String(l.spool ?? '').includes(id)).slice(-30))}`);
+        if (list.length !== lines) console.log(`[spool] container ${id.slice(0, 12)}: ${describeRuns(list)}; json-file: ${describeRuns(storedNumbers(logfan.dataRoot, id))}; logfan said: ${logfanSaid(logfan, id)}`);
       }
       for (const id of ids) expectAllInOrder(got.get(id), lines, `container ${id.slice(0, 12)}`);
       console.log(`[spool] ${CONTAINERS} × ${lines} lines, outage ${OUTAGE_S} s: containers done in ${elapsed.toFixed(1)} s, the json-file-only twin in ${twinElapsed.toFixed(1)} s (nominal ${seconds} s), peak RSS ${peakRss.toFixed(1)} MB`);
@@ -259,7 +264,7 @@ describe('spool=disk', () => {
     await sleep(1000);
     for (const id of ids) {
       const list = fluentd.byContainer.get(id) ?? [];
-      if (list.length !== lines) console.log(`[spool-stall] container ${id.slice(0, 12)}: ${describeRuns(list)}; logfan said: ${JSON.stringify(logfan.logLines.filter((l) => l.container === id.slice(0, 12) || String(l.spool ?? '').includes(id)).slice(-30))}`);
+      if (list.length !== lines) console.log(`[spool-stall] container ${id.slice(0, 12)}: ${describeRuns(list)}; logfan said: ${logfanSaid(logfan, id)}`);
     }
     for (const id of ids) expectAllInOrder(fluentd.byContainer.get(id), lines, `container ${id.slice(0, 12)}`);
   }, 240_000);

@@ -1,5 +1,5 @@
 import { getSystemErrorMap } from 'node:util';
-import { bindLibc } from '../../util/libc.js';
+import { lazyLibc } from '../../util/libc.js';
 
 /**
  * A connected, non-blocking Unix datagram socket to journald, through libc (koffi): Node has no
@@ -28,19 +28,13 @@ interface DatagramCalls extends Record<string, unknown> {
 }
 type DatagramLibc = DatagramCalls & { errno: () => number };
 
-let libc: DatagramLibc | null | undefined;
 
-function load(): DatagramLibc | null {
-  if (libc === undefined) {
-    libc = bindLibc<DatagramCalls>({
-      socket: 'int socket(int, int, int)',
-      connect: 'int connect(int, const void *, uint32)',
-      send: 'intptr_t send(int, const void *, size_t, int)',
-      close: 'int close(int)',
-    });
-  }
-  return libc;
-}
+const load = lazyLibc<DatagramCalls>({
+  socket: 'int socket(int, int, int)',
+  connect: 'int connect(int, const void *, uint32)',
+  send: 'intptr_t send(int, const void *, size_t, int)',
+  close: 'int close(int)',
+});
 
 /** Thrown by connect(): journald is not there (ENOENT, ECONNREFUSED, ...) or libc could not load. */
 export class DatagramSocketError extends Error {
