@@ -1,4 +1,5 @@
 import { lazyLibc } from '../util/libc.js';
+import { noteGarbage } from '../util/memory-hint.js';
 import { setPipeSize } from './pipe-size.js';
 
 /**
@@ -112,6 +113,7 @@ export class FifoPeeker {
     }
     if (n === 0) return 'eof';
     const buf = Buffer.allocUnsafe(n);
+    noteGarbage(n);
     try {
       this.readExactly(pipe.read, buf, n, 'the copy pipe');
     } catch (err) {

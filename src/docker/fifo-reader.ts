@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { FifoPeeker, type PeekResult } from './fifo-peek.js';
 import { setPipeSize } from './pipe-size.js';
+import { noteGarbage } from '../util/memory-hint.js';
 
 export interface FifoReaderEvents {
   onChunk(chunk: Buffer): void;
@@ -177,6 +178,7 @@ export class FifoReader {
   private handleData(chunk: Buffer): void {
     this.bytesRead += chunk.length;
     this.reads++;
+    noteGarbage(chunk.length);
     this.events.onChunk(chunk);
     if (chunk.length < FULL_READ && this.batchDelayMs > 0 && !this.ended) {
       this.pause('batch');

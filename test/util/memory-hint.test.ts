@@ -23,13 +23,34 @@ function drainTwice(flags: string[]): { first: number; second: number } {
   return JSON.parse(execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: repo, encoding: 'utf8' })) as { first: number; second: number };
 }
 
-describe('memory hint after a drained backlog', () => {
+describe('memory hint: a full collection every 16 MiB of spent Buffers', () => {
   it('asks for one full collection once a large backlog drained, then not again within its interval', () => {
     expect(drainTwice(['--expose-gc'])).toEqual({ first: 1, second: 1 });
   });
 
   it('does nothing without --expose-gc', () => {
     expect(drainTwice([])).toEqual({ first: 0, second: 0 });
+  });
+
+  it('counts the slabs sinks encode into: steady traffic with nothing queued asks for one too', () => {
+    // 20 MB through a 64 KB slab, each message "written" (dropped) at once: no backlog, only spent slabs.
+    const script = `
+      import { Slab } from './dist/sinks/util/slab.js';
+      import * as hint from './dist/util/memory-hint.js';
+      const slab = new Slab(64 * 1024);
+      const counts = [];
+      for (let i = 0; i < 200000; i++) {
+        const at = slab.reserve(100);
+        slab.commit(at + 100);
+        if (i === 100000) counts.push(hint.memoryHints);
+      }
+      counts.push(hint.memoryHints);
+      console.log(JSON.stringify(counts));
+    `;
+    const run = (flags: string[]) => JSON.parse(execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: repo, encoding: 'utf8' })) as number[];
+    // 10 MB after 100,000 messages: under the 16 MiB mark; 20 MB: one hint.
+    expect(run(['--expose-gc'])).toEqual([0, 1]);
+    expect(run([])).toEqual([0, 0]);
   });
 
   it('logfan runs with --expose-gc: the managed plugin, the CLI and the tests', async () => {

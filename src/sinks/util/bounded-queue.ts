@@ -3,7 +3,7 @@
  * when it is full, the policy decides what goes, and every dropped message is counted.
  * Array-backed with a moving head (no Array#shift per message).
  */
-import { noteDrained } from '../../util/memory-hint.js';
+import { noteGarbage } from '../../util/memory-hint.js';
 
 export type FullQueuePolicy = 'drop-newest' | 'drop-oldest';
 
@@ -102,7 +102,7 @@ export class BoundedQueue {
       bytes += next.length;
     }
     // Only a backlog's drain leaves much garbage behind (src/util/memory-hint.ts).
-    if (queueMemory.used + bytes > BACKLOG_BYTES) noteDrained(bytes);
+    if (queueMemory.used + bytes > BACKLOG_BYTES) noteGarbage(bytes);
     return out;
   }
 

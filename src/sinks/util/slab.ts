@@ -1,3 +1,5 @@
+import { noteGarbage } from '../../util/memory-hint.js';
+
 /**
  * Where sinks encode messages on the hot path: large buffers handed out piece by piece, so a
  * queued message is a view into a shared slab instead of an allocation of its own.
@@ -17,7 +19,8 @@ export class Slab {
   /** Makes room for `need` bytes and returns where they start in `buf`. */
   reserve(need: number): number {
     if (this.buf.length - this.pos < need) {
-      // The old slab lives on in the views queued from it.
+      // The old slab lives on in the views queued from it, and is garbage once they are written.
+      noteGarbage(this.buf.length);
       this.buf = Buffer.allocUnsafe(Math.max(this.size, need));
       this.pos = 0;
     }
