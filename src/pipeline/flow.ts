@@ -1,7 +1,8 @@
 import type { ContainerInfo } from '../docker/container-info.js';
 import { LogEntry } from '../docker/log-entry.js';
 import type { QueuePolicy } from '../config/filter-opts.js';
-import { FilterChain, type FilterSpec } from '../filters/registry.js';
+import type { FilterChain, FilterSpec } from '../filters/registry.js';
+import { filterApi } from '../filters/load.js';
 import type { Logger } from '../log.js';
 import type { Sink } from '../sinks/sink.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
@@ -51,10 +52,11 @@ export class ContainerFlow {
     this.sinkChains = options.slots.map((slot) => {
       if (slot.filters.length === 0) return null;
       const sink = slot.sink;
-      return new FilterChain(slot.filters, { info, logger, onRelease: timerEmit }, (entry) => sink.write(entry));
+      // Filters in the plan means planLoadingFilters loaded them.
+      return new (filterApi().FilterChain)(slot.filters, { info, logger, onRelease: timerEmit }, (entry) => sink.write(entry));
     });
     const fanOut = this.sinkChains.every((c) => c === null) ? (entry: LogEntry) => this.writeAll(entry) : (entry: LogEntry) => this.writeRouted(entry);
-    this.chain = options.filters.length === 0 ? null : new FilterChain(options.filters, { info, logger, onRelease: timerEmit }, fanOut);
+    this.chain = options.filters.length === 0 ? null : new (filterApi().FilterChain)(options.filters, { info, logger, onRelease: timerEmit }, fanOut);
     const afterReassembly = this.chain === null ? fanOut : (entry: LogEntry) => this.chain!.process(entry);
     this.reassembler = options.reassembly === null ? null : new Reassembler(options.reassembly, afterReassembly, timerEmit);
     this.deliver = this.reassembler === null ? afterReassembly : (entry: LogEntry) => this.reassembler!.push(entry);

@@ -15,7 +15,7 @@ import { storedRecord } from './resume-dedupe.js';
 import { SpoolDrainer } from './spool-drainer.js';
 import { ContainerLogger, type ContainerStats } from './container-logger.js';
 import { ContainerFlow } from './flow.js';
-import { planContainer, type ContainerPlan } from './plan.js';
+import { planLoadingFilters, type ContainerPlan } from './plan.js';
 
 export interface ContainerSnapshot extends ContainerStats {
   container: string;
@@ -153,7 +153,7 @@ export class LoggingService {
     const errors: string[] = [];
     for (const [logger, state] of running) {
       try {
-        const plan = planContainer(logger.info, file, SINK_FACTORIES, { tlsDirs: this.tlsDirs });
+        const plan = await planLoadingFilters(logger.info, file, SINK_FACTORIES, { tlsDirs: this.tlsDirs });
         // The store stays as it started: its files back docker logs.
         plan.options.localStore = state.sinks.has(STORE_SINK);
         const selected = [...(plan.options.localStore ? [STORE_SINK] : []), ...plan.options.sinks];
@@ -270,13 +270,15 @@ export class LoggingService {
     let plan: ContainerPlan;
     let store: JsonFileSink | null = null;
     try {
-      plan = planContainer(containerInfo, this.pipeline, SINK_FACTORIES, { tlsDirs: this.tlsDirs });
+      plan = await planLoadingFilters(containerInfo, this.pipeline, SINK_FACTORIES, { tlsDirs: this.tlsDirs });
       // tag templates and regex options fail here, with the option named in the message
       if (plan.options.localStore) store = new JsonFileSink(jsonLogPath(this.options.dataRoot, id), containerInfo, plan.options, this.options.logger);
       for (const name of plan.options.sinks) sinkFactory(name)!.validate(this.sinkContext(containerInfo, plan, name));
     } catch (err) {
       throw new StartLoggingError((err as Error).message);
     }
+    // Loading the filters (the first container that has some) lets other requests in.
+    if (this.byFile.has(fifo)) throw new StartLoggingError(`already logging to ${fifo}`);
     const options = plan.options;
     const sinks = new Map<string, Sink>();
     if (store) sinks.set(STORE_SINK, store);

@@ -1,12 +1,11 @@
 import path from 'node:path';
 import type { ContainerInfo } from '../docker/container-info.js';
 import { LogOptionError, optionOwner, parseLogOptions, STORE_SINK, type LogOptions, type SinkOptionOwner } from '../config/log-opts.js';
-import { PipelineFileError, readPipelineFile, type PipelineFile } from '../config/pipeline-file.js';
+import type { PipelineFile } from '../config/pipeline-file.js';
 import { SINK_FACTORIES, sinkFactory } from '../sinks/registry.js';
 import { log } from '../log.js';
-import { compileCondition, matchesContainer, parseConditionString } from '../filters/route.js';
-import { parseFilterSpec, type FilterSpec } from '../filters/registry.js';
-import { loadFilterModules } from '../filters/module-filter.js';
+import type { FilterSpec } from '../filters/registry.js';
+import { filterApi, FiltersNotLoadedError, loadFilters } from '../filters/load.js';
 
 /**
  * What one container's flow looks like: its effective options (its own log-opts over the
@@ -61,7 +60,7 @@ export function planContainer(info: ContainerInfo, file: PipelineFile | null, si
   const onlyRule = planOptions.onlyRule;
   if (planOptions.tlsDirs !== undefined) checkFilePathOptions(own, planOptions.tlsDirs);
   const rules = file === null ? [] : file.rules.map((rule, index) => ({ rule, index }));
-  const matched = onlyRule !== undefined ? rules.filter(({ index }) => index === onlyRule) : rules.filter(({ rule }) => matchesContainer(rule.match ?? {}, info));
+  const matched = onlyRule !== undefined ? rules.filter(({ index }) => index === onlyRule) : rules.filter(({ rule }) => filterApi().matchesContainer(rule.match ?? {}, info));
 
   let options: LogOptions;
   if (matched.length === 0) {
@@ -92,19 +91,22 @@ export function planContainer(info: ContainerInfo, file: PipelineFile | null, si
     options = parseLogOptions(merged, sinkKinds);
   }
 
+  // filterApi() throws until the filters are loaded; a container with none never needs them.
   const filters: FilterSpec[] = [];
-  for (const { option, spec } of options.filters) filters.push(parseFilterSpec(spec, `log opt ${option}`));
+  for (const { option, spec } of options.filters) filters.push(filterApi().parseFilterSpec(spec, `log opt ${option}`));
   const selected = options.localStore ? [STORE_SINK, ...options.sinks] : [...options.sinks];
   const sinkFilters: Record<string, FilterSpec[]> = {};
   for (const sink of selected) {
     const chain: FilterSpec[] = [];
     const route = options.routes[sink];
     if (route !== undefined && route !== '') {
+      const { parseFilterSpec, parseConditionString } = filterApi();
       chain.push(parseFilterSpec({ type: 'route', when: parseConditionString(route, `log opt route-${sink}`) }, `log opt route-${sink}`));
     }
     sinkFilters[sink] = chain;
   }
   for (const { rule, index } of matched) {
+    const { parseFilterSpec } = filterApi();
     (rule.filters ?? []).forEach((raw, i) => filters.push(parseFilterSpec(raw, `${file!.file}: rules[${index}].filters[${i}]`)));
     for (const [sink, list] of Object.entries(rule['sink-filters'] ?? {})) {
       const chain = sinkFilters[sink];
@@ -122,6 +124,17 @@ export function planContainer(info: ContainerInfo, file: PipelineFile | null, si
     rules: matched.map(({ rule, index }) => rule.name ?? `rules[${index}]`),
     mergePartials: mode === 'on' || (mode === 'auto' && anyFilter),
   };
+}
+
+/** planContainer, loading the filters first if this container turns out to need them. */
+export async function planLoadingFilters(info: ContainerInfo, file: PipelineFile | null, sinkKinds: readonly SinkOptionOwner[], planOptions: PlanOptions = {}): Promise<ContainerPlan> {
+  try {
+    return planContainer(info, file, sinkKinds, planOptions);
+  } catch (err) {
+    if (!(err instanceof FiltersNotLoadedError)) throw err;
+  }
+  await loadFilters();
+  return planContainer(info, file, sinkKinds, planOptions);
 }
 
 const PROBE_INFO: ContainerInfo = {
@@ -145,8 +158,10 @@ const PROBE_INFO: ContainerInfo = {
  * Every message names the file and the place in it.
  */
 export async function loadPipelineFile(path: string): Promise<PipelineFile> {
+  const { readPipelineFile, PipelineFileError } = await import('../config/pipeline-file.js');
+  const { compileCondition } = await loadFilters();
   const file = await readPipelineFile(path);
-  await loadModulesFor(file);
+  await loadModulesFor(file, PipelineFileError);
   const errors: string[] = [];
   file.rules.forEach((rule, index) => {
     try {
@@ -173,7 +188,7 @@ export async function loadPipelineFile(path: string): Promise<PipelineFile> {
 }
 
 /** Imports the user filter modules the file's rules name, from the file's modules directory only. */
-async function loadModulesFor(file: PipelineFile): Promise<void> {
+async function loadModulesFor(file: PipelineFile, PipelineFileError: new (message: string) => Error): Promise<void> {
   const names: string[] = [];
   file.rules.forEach((rule, index) => {
     const lists: Array<[string, Array<Record<string, unknown>>]> = [[`rules[${index}].filters`, rule.filters ?? []]];
@@ -186,5 +201,5 @@ async function loadModulesFor(file: PipelineFile): Promise<void> {
       });
     }
   });
-  if (names.length > 0) await loadFilterModules(file.modules!, names);
+  if (names.length > 0) await filterApi().loadFilterModules(file.modules!, names);
 }

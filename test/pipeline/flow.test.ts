@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadFilters } from '../../src/filters/load.js';
 import type { ContainerInfo } from '../../src/docker/container-info.js';
 import { LogEntry } from '../../src/docker/log-entry.js';
 import { parseFilterSpec } from '../../src/filters/registry.js';
 import { log } from '../../src/log.js';
 import { ContainerFlow } from '../../src/pipeline/flow.js';
 import type { Sink } from '../../src/sinks/sink.js';
+
+// planContainer and ContainerFlow expect the filters loaded (planLoadingFilters does it in logfan).
+beforeAll(() => loadFilters());
 
 const INFO = { ContainerID: 'c'.repeat(64), ContainerName: '/x', ContainerImageName: 'img', ContainerLabels: {}, Config: {} } as unknown as ContainerInfo;
 

@@ -1,11 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadFilters } from '../../src/filters/load.js';
 import type { ContainerInfo } from '../../src/docker/container-info.js';
 import { parsePipelineText } from '../../src/config/pipeline-file.js';
 import { loadPipelineFile, planContainer } from '../../src/pipeline/plan.js';
 import { SINK_FACTORIES } from '../../src/sinks/registry.js';
+
+// planContainer and ContainerFlow expect the filters loaded (planLoadingFilters does it in logfan).
+beforeAll(() => loadFilters());
 
 function info(over: Partial<ContainerInfo> = {}): ContainerInfo {
   return {
