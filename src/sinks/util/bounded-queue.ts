@@ -1,7 +1,12 @@
 /**
  * A FIFO of encoded messages bounded in bytes, for sinks that must never block the container:
  * when it is full, the policy decides what goes, and every dropped message is counted.
- * Array-backed with a moving head (no Array#shift per message).
+ *
+ * A message is kept as where its bytes are (backing ArrayBuffer, offset, length), not as the
+ * Buffer it came in: a Buffer view costs ~108 bytes of heap, and with 100 containers queueing
+ * through a 20 s outage that was ~14 MB of views for ~15 MB of messages. The view is made again
+ * when the message is handed out (short-lived, in the young generation). Parallel arrays with a
+ * moving head: no Array#shift per message.
  */
 import { noteGarbage } from '../../util/memory-hint.js';
 
@@ -16,13 +21,13 @@ export type FullQueuePolicy = 'drop-newest' | 'drop-oldest';
 export const queueMemory = { used: 0, limit: 64 * 1024 * 1024 };
 
 /**
- * What a queued message costs besides its bytes: its Buffer view (~108 bytes of heap, measured in
- * test/sinks/util/bounded-queue.test.ts) and the array slot. Keeping (buffer, offset, length) in
- * typed arrays instead cut the heap to 12 bytes a message but raised the soak's RSS by ~30 MB:
- * with no long-lived objects left, V8 ran fewer full collections, and the dead encoding slabs
- * (external memory) were freed later (docs/decisions.md, "Queued messages stay Buffer views").
+ * What a queued message costs besides its bytes: its slot in three arrays, with their growth
+ * slack (measured: test/sinks/util/bounded-queue.test.ts). A slab the message points into is
+ * counted by its messages' bytes.
  */
-export const MESSAGE_OVERHEAD = 128;
+export const MESSAGE_OVERHEAD = 32;
+
+const INITIAL_CAPACITY = 64;
 
 /** All queues together hold a backlog past this: a log server was away. */
 const BACKLOG_BYTES = 8 * 1024 * 1024;
@@ -32,8 +37,11 @@ export function setQueueMemoryLimit(bytes: number): void {
 }
 
 export class BoundedQueue {
-  private items: Buffer[] = [];
+  private stores: ArrayBufferLike[] = [];
+  private offsets = new Uint32Array(INITIAL_CAPACITY);
+  private lengths = new Uint32Array(INITIAL_CAPACITY);
   private head = 0;
+  private tail = 0;
   bytes = 0;
   droppedMessages = 0;
   droppedBytes = 0;
@@ -44,7 +52,7 @@ export class BoundedQueue {
   ) {}
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 
   /**
@@ -62,32 +70,30 @@ export class BoundedQueue {
         return false;
       }
       while (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + cost > queueMemory.limit)) {
-        const old = this.shift()!;
+        const old = this.lengths[this.head];
+        this.dropHead();
         this.droppedMessages++;
-        this.droppedBytes += old.length;
+        this.droppedBytes += old;
       }
     }
-    this.items.push(message);
+    if (this.tail === this.offsets.length) this.makeRoom();
+    const i = this.tail++;
+    this.stores[i] = message.buffer;
+    this.offsets[i] = message.byteOffset;
+    this.lengths[i] = n;
     this.bytes += n;
     queueMemory.used += cost;
     return true;
   }
 
   peek(): Buffer | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
+    return this.head < this.tail ? this.view(this.head) : undefined;
   }
 
   shift(): Buffer | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const m = this.items[this.head];
-    this.items[this.head] = undefined as unknown as Buffer;
-    this.head++;
-    this.bytes -= m.length;
-    queueMemory.used -= m.length + MESSAGE_OVERHEAD;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    if (this.head >= this.tail) return undefined;
+    const m = this.view(this.head);
+    this.dropHead();
     return m;
   }
 
@@ -95,11 +101,12 @@ export class BoundedQueue {
   take(maxCount: number, maxBytes: number): Buffer[] {
     const out: Buffer[] = [];
     let bytes = 0;
-    while (this.length > 0 && out.length < maxCount) {
-      const next = this.items[this.head];
-      if (out.length > 0 && bytes + next.length > maxBytes) break;
-      out.push(this.shift()!);
-      bytes += next.length;
+    while (this.head < this.tail && out.length < maxCount) {
+      const len = this.lengths[this.head];
+      if (out.length > 0 && bytes + len > maxBytes) break;
+      out.push(this.view(this.head));
+      this.dropHead();
+      bytes += len;
     }
     // Only a backlog's drain leaves much garbage behind (src/util/memory-hint.ts).
     if (queueMemory.used + bytes > BACKLOG_BYTES) noteGarbage(bytes);
@@ -108,10 +115,30 @@ export class BoundedQueue {
 
   /** Puts messages back at the front, in order (a send that failed). */
   unshift(messages: Buffer[]): void {
-    if (messages.length === 0) return;
-    this.items = messages.concat(this.items.slice(this.head));
-    this.head = 0;
-    for (const m of messages) {
+    const n = messages.length;
+    if (n === 0) return;
+    if (this.head < n) {
+      // Rebuild with room for them in front.
+      const live = this.length;
+      const capacity = Math.max(INITIAL_CAPACITY, nextPow2(live + n));
+      const offsets = new Uint32Array(capacity);
+      const lengths = new Uint32Array(capacity);
+      offsets.set(this.offsets.subarray(this.head, this.tail), n);
+      lengths.set(this.lengths.subarray(this.head, this.tail), n);
+      const stores = new Array<ArrayBufferLike>(n).concat(this.stores.slice(this.head, this.tail));
+      this.stores = stores;
+      this.offsets = offsets;
+      this.lengths = lengths;
+      this.head = n;
+      this.tail = n + live;
+    }
+    this.head -= n;
+    for (let k = 0; k < n; k++) {
+      const m = messages[k];
+      const i = this.head + k;
+      this.stores[i] = m.buffer;
+      this.offsets[i] = m.byteOffset;
+      this.lengths[i] = m.length;
       this.bytes += m.length;
       queueMemory.used += m.length + MESSAGE_OVERHEAD;
     }
@@ -119,10 +146,61 @@ export class BoundedQueue {
 
   clear(): number {
     const n = this.length;
-    queueMemory.used -= this.bytes + this.length * MESSAGE_OVERHEAD;
-    this.items = [];
-    this.head = 0;
+    queueMemory.used -= this.bytes + n * MESSAGE_OVERHEAD;
+    this.stores = [];
+    this.offsets = new Uint32Array(INITIAL_CAPACITY);
+    this.lengths = new Uint32Array(INITIAL_CAPACITY);
+    this.head = this.tail = 0;
     this.bytes = 0;
     return n;
   }
+
+  private view(i: number): Buffer {
+    return Buffer.from(this.stores[i], this.offsets[i], this.lengths[i]);
+  }
+
+  private dropHead(): void {
+    const len = this.lengths[this.head];
+    this.stores[this.head] = undefined as unknown as ArrayBufferLike;
+    this.head++;
+    this.bytes -= len;
+    queueMemory.used -= len + MESSAGE_OVERHEAD;
+    if (this.head === this.tail) {
+      // Empty: start again at the front, and give back what a burst grew.
+      this.head = this.tail = 0;
+      this.stores = [];
+      if (this.offsets.length > INITIAL_CAPACITY * 16) {
+        this.offsets = new Uint32Array(INITIAL_CAPACITY);
+        this.lengths = new Uint32Array(INITIAL_CAPACITY);
+      }
+    }
+  }
+
+  /** The arrays are full at the end: move the live part to the front, or grow. */
+  private makeRoom(): void {
+    const live = this.length;
+    if (this.head > 0 && live * 2 <= this.offsets.length) {
+      this.offsets.copyWithin(0, this.head, this.tail);
+      this.lengths.copyWithin(0, this.head, this.tail);
+      this.stores.copyWithin(0, this.head, this.tail);
+      this.stores.length = live;
+    } else {
+      const capacity = this.offsets.length * 2;
+      const offsets = new Uint32Array(capacity);
+      const lengths = new Uint32Array(capacity);
+      offsets.set(this.offsets.subarray(this.head, this.tail));
+      lengths.set(this.lengths.subarray(this.head, this.tail));
+      this.offsets = offsets;
+      this.lengths = lengths;
+      this.stores = this.stores.slice(this.head, this.tail);
+    }
+    this.head = 0;
+    this.tail = live;
+  }
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
 }
