@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../log.js';
-import { createMetrics } from '../observability/metrics.js';
+import type { Registry } from 'prom-client';
 import type { LoggingService } from '../pipeline/logging-service.js';
 
 /** StartLogging carries the container's env and labels; anything past this is not a daemon's request. */
@@ -92,9 +92,12 @@ export function createPluginApp(service: LoggingService, logger: Logger, appOpti
 /** GET /metrics (Prometheus), /health (200 ok, 503 degraded) and /status (JSON): read-only. */
 export function createOperatorRouter(service: LoggingService): express.Router {
   const router = express.Router();
-  const metrics = createMetrics(service);
+  // prom-client loads at the first scrape: every metric is read from the service when collected,
+  // so nothing is missed before, and a logfan nobody scrapes does not carry it.
+  let registry: Promise<Registry> | null = null;
   router.get('/metrics', (_req, res, next) => {
-    metrics.metrics().then((text) => res.type(metrics.contentType).send(text), next);
+    registry ??= import('../observability/metrics.js').then((m) => m.createMetrics(service));
+    registry.then(async (metrics) => res.type(metrics.contentType).send(await metrics.metrics())).catch(next);
   });
   router.get('/health', (_req, res) => {
     const h = service.health();
