@@ -108,7 +108,8 @@ export class BoundedQueue {
       this.dropHead();
       bytes += len;
     }
-    // Only a backlog's drain leaves much garbage behind (src/util/memory-hint.ts).
+    // A drained backlog turns its slabs to garbage all at once, long after they were counted
+    // (when they filled up, src/util/memory-hint.ts): count them again now.
     if (queueMemory.used + bytes > BACKLOG_BYTES) noteGarbage(bytes);
     return out;
   }
