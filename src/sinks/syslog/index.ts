@@ -12,7 +12,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { DgramSocket } from 'node-unix-socket';
+import { createRequire } from 'node:module';
+import type { DgramSocket } from 'node-unix-socket';
 import type { ContainerInfo } from '../../docker/container-info.js';
 import type { LogEntry } from '../../docker/log-entry.js';
 import { DEFAULT_TAG_TEMPLATE, renderTag } from '../../docker/tag-template.js';
@@ -24,6 +25,16 @@ import { LogOptionError } from '../../config/log-opts.js';
 import { sinkQueue, type Sink, type SinkContext, type SinkFactory, type SpoolSettings } from '../sink.js';
 import { SyslogEncoder } from './format.js';
 import { SYSLOG_OPTION_NAMES, isIpAddress, isStreamProto, parseSyslogOptions, type SyslogOptions } from './options.js';
+
+/**
+ * node-unix-socket (a native addon, ~4 MB of RSS) loads when the first unixgram syslog sink opens,
+ * once, not at logfan's start: most hosts never use it.
+ */
+let unixSocketModule: typeof import('node-unix-socket') | null = null;
+function newDgramSocket(): DgramSocket {
+  unixSocketModule ??= createRequire(import.meta.url)('node-unix-socket') as typeof import('node-unix-socket');
+  return new unixSocketModule.DgramSocket();
+}
 
 export const QUEUE_BYTES = 16 * 1024 * 1024;
 const SLAB_BYTES = 256 * 1024;
@@ -392,7 +403,7 @@ export class SyslogSink implements Sink {
 
   private openUnixgram(path: string): void {
     this.dropDgramSocket();
-    const sock = new DgramSocket();
+    const sock = newDgramSocket();
     sock.on('error', (e: Error) => this.report(e, 'unixgram socket error'));
     this.ugram = sock;
     this.ugramPath = path;
