@@ -1,5 +1,4 @@
 import { lazyLibc } from '../util/libc.js';
-import { noteGarbage } from '../util/memory-hint.js';
 import { setPipeSize } from './pipe-size.js';
 
 /**
@@ -113,7 +112,6 @@ export class FifoPeeker {
     }
     if (n === 0) return 'eof';
     const buf = Buffer.allocUnsafe(n);
-    noteGarbage(n);
     try {
       this.readExactly(pipe.read, buf, n, 'the copy pipe');
     } catch (err) {

@@ -140,9 +140,16 @@ export class FifoReader {
     this.idleDelayMs = 0;
     this.outstanding = r.length;
     this.lastPeekBytes = r.length;
-    this.bytesRead += r.length;
+    this.deliver(r);
+  }
+
+  /** Every chunk read, peeked or not, reaches the consumer here. */
+  private deliver(chunk: Buffer): void {
+    this.bytesRead += chunk.length;
     this.reads++;
-    this.events.onChunk(r);
+    // Each read is a Buffer of its own, garbage once its entries are written.
+    noteGarbage(chunk.length);
+    this.events.onChunk(chunk);
   }
 
   /**
@@ -176,10 +183,7 @@ export class FifoReader {
   }
 
   private handleData(chunk: Buffer): void {
-    this.bytesRead += chunk.length;
-    this.reads++;
-    noteGarbage(chunk.length);
-    this.events.onChunk(chunk);
+    this.deliver(chunk);
     if (chunk.length < FULL_READ && this.batchDelayMs > 0 && !this.ended) {
       this.pause('batch');
       if (this.timer === null) {
@@ -250,11 +254,7 @@ export class FifoReader {
     // read() also emits 'data' for what it returns: take the handler off so nothing comes twice.
     socket.removeAllListeners('data');
     let chunk: Buffer | null;
-    while ((chunk = socket.read() as Buffer | null) !== null) {
-      this.bytesRead += chunk.length;
-      this.reads++;
-      this.events.onChunk(chunk);
-    }
+    while ((chunk = socket.read() as Buffer | null) !== null) this.deliver(chunk);
     this.destroy();
   }
 

@@ -172,7 +172,7 @@ export class FluentdSink implements Sink {
     const start = this.slab.reserve(this.encoder.maxLength(entry));
     const end = this.encoder.encode(entry, this.slab.buf, start);
     // A dropped event's bytes are reused by the next one.
-    if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
+    if (this.queue.push(this.slab.buf, start, end)) this.slab.commit(end);
   }
 
   flush(): void {

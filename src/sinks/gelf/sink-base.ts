@@ -97,7 +97,7 @@ export abstract class GelfSinkBase implements Sink {
     }
     const start = this.slab.reserve(this.encoder.maxEncodedLength(entry));
     const end = this.encoder.encode(entry, this.slab.buf, start);
-    if (this.queue.push(this.slab.buf.subarray(start, end))) {
+    if (this.queue.push(this.slab.buf, start, end)) {
       this.slab.commit(end);
       this.accepted++;
     }

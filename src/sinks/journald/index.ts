@@ -133,7 +133,7 @@ export class JournaldSink implements Sink {
     const start = this.slab.reserve(this.encoder.maxEncodedLength(entry));
     const end = this.encoder.encode(entry, this.slab.buf, start);
     // A dropped entry's bytes are reused by the next one.
-    if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
+    if (this.queue.push(this.slab.buf, start, end)) this.slab.commit(end);
   }
 
   flush(): void {
@@ -184,7 +184,7 @@ export class JournaldSink implements Sink {
       }
       const errno = socket.send(msg);
       if (errno === 0) {
-        this.queue.shift();
+        this.queue.dropFirst();
         this.delivered(msg.length);
         sends++;
         continue;
@@ -223,11 +223,11 @@ export class JournaldSink implements Sink {
     this.retryAfter(this.stalledWaitMs);
   }
 
-/** go-systemd's fallback: the entry through an unlinked /dev/shm file. Returns false to stop pumping. */
+  /** go-systemd's fallback: the entry through an unlinked /dev/shm file. Returns false to stop pumping. */
   private sendOversized(msg: Buffer): boolean {
     const r = sendViaFd(this.socketPath, msg, this.shmDir);
     if (r.ok) {
-      this.queue.shift();
+      this.queue.dropFirst();
       this.fdPassed++;
       this.delivered(msg.length);
       return true;
@@ -243,7 +243,7 @@ export class JournaldSink implements Sink {
       return false;
     }
     // No way to pass it (temp file or FFI failed): drop this one entry, counted.
-    this.queue.shift();
+    this.queue.dropFirst();
     this.oversizeDropped++;
     this.report(new Error(r.message), 'oversized entry dropped');
     return true;

@@ -194,7 +194,7 @@ export class SyslogSink implements Sink {
     const start = this.slab.reserve(this.encoder.maxLength(entry.lineEnd - entry.lineStart, now, fields));
     const end = this.encoder.encodeInto(this.slab.buf, start, entry.buf, entry.lineStart, entry.lineEnd, entry.source === 'stderr', now, subMs, entry.severity, fields);
     // A dropped message's bytes are reused by the next one.
-    if (this.queue.push(this.slab.buf.subarray(start, end))) this.slab.commit(end);
+    if (this.queue.push(this.slab.buf, start, end)) this.slab.commit(end);
   }
 
   flush(): void {

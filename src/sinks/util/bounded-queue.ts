@@ -58,10 +58,11 @@ export class BoundedQueue {
   /**
    * Adds a message; returns whether it was queued (false: dropped, drop-newest). With drop-oldest
    * it is always queued, older ones making room: callers that encode into a shared slab keep
-   * the bytes exactly when this returns true.
+   * the bytes exactly when this returns true. The message is `bytes[start, end)`: a sink passes
+   * its slab and the range it encoded into, so no view is made per message only to be taken apart.
    */
-  push(message: Buffer): boolean {
-    const n = message.length;
+  push(bytes: Buffer, start = 0, end = bytes.length): boolean {
+    const n = end - start;
     const cost = n + MESSAGE_OVERHEAD;
     if (this.length > 0 && (this.bytes + n > this.maxBytes || queueMemory.used + cost > queueMemory.limit)) {
       if (this.policy === 'drop-newest') {
@@ -78,8 +79,8 @@ export class BoundedQueue {
     }
     if (this.tail === this.offsets.length) this.makeRoom();
     const i = this.tail++;
-    this.stores[i] = message.buffer;
-    this.offsets[i] = message.byteOffset;
+    this.stores[i] = bytes.buffer;
+    this.offsets[i] = bytes.byteOffset + start;
     this.lengths[i] = n;
     this.bytes += n;
     queueMemory.used += cost;
@@ -95,6 +96,11 @@ export class BoundedQueue {
     const m = this.view(this.head);
     this.dropHead();
     return m;
+  }
+
+  /** shift() for a caller that already has the message from peek(): no second view. */
+  dropFirst(): void {
+    if (this.head < this.tail) this.dropHead();
   }
 
   /** Takes up to maxCount messages / maxBytes bytes from the front (at least one if any). */
@@ -148,11 +154,8 @@ export class BoundedQueue {
   clear(): number {
     const n = this.length;
     queueMemory.used -= this.bytes + n * MESSAGE_OVERHEAD;
-    this.stores = [];
-    this.offsets = new Uint32Array(INITIAL_CAPACITY);
-    this.lengths = new Uint32Array(INITIAL_CAPACITY);
-    this.head = this.tail = 0;
     this.bytes = 0;
+    this.restart();
     return n;
   }
 
@@ -166,14 +169,16 @@ export class BoundedQueue {
     this.head++;
     this.bytes -= len;
     queueMemory.used -= len + MESSAGE_OVERHEAD;
-    if (this.head === this.tail) {
-      // Empty: start again at the front, and give back what a burst grew.
-      this.head = this.tail = 0;
-      this.stores = [];
-      if (this.offsets.length > INITIAL_CAPACITY * 16) {
-        this.offsets = new Uint32Array(INITIAL_CAPACITY);
-        this.lengths = new Uint32Array(INITIAL_CAPACITY);
-      }
+    if (this.head === this.tail) this.restart();
+  }
+
+  /** Empty: start again at the front, and give back what a burst grew. */
+  private restart(): void {
+    this.head = this.tail = 0;
+    this.stores = [];
+    if (this.offsets.length > INITIAL_CAPACITY * 16) {
+      this.offsets = new Uint32Array(INITIAL_CAPACITY);
+      this.lengths = new Uint32Array(INITIAL_CAPACITY);
     }
   }
 

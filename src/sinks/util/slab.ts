@@ -2,11 +2,11 @@ import { noteGarbage } from '../../util/memory-hint.js';
 
 /**
  * Where sinks encode messages on the hot path: large buffers handed out piece by piece, so a
- * queued message is a view into a shared slab instead of an allocation of its own.
+ * queued message is a range of a shared slab instead of an allocation of its own.
  *
  *   const at = slab.reserve(maxLength);          // room for the worst case
  *   const end = encoder.encode(entry, slab.buf, at);
- *   if (queue.push(slab.buf.subarray(at, end))) slab.commit(end);  // a dropped one is overwritten
+ *   if (queue.push(slab.buf, at, end)) slab.commit(end);  // a dropped one is overwritten
  */
 export class Slab {
   buf: Buffer;

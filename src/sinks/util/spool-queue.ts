@@ -82,8 +82,8 @@ export interface MessageQueue {
   readonly bytes: number;
   readonly droppedMessages: number;
   readonly droppedBytes: number;
-  /** Adds a message; false when it (or, for a drop-oldest BoundedQueue, an older one) was dropped. */
-  push(message: Buffer): boolean;
+  /** Adds `bytes[start, end)`; false when it (or, for a drop-oldest BoundedQueue, an older one) was dropped. */
+  push(bytes: Buffer, start?: number, end?: number): boolean;
   peek(): Buffer | undefined;
   shift(): Buffer | undefined;
   /** Up to maxCount messages / maxBytes from the front (at least one if any is in memory). */
@@ -338,7 +338,8 @@ export class SpoolQueue implements MessageQueue {
   }
 
   /** Copies the message into memory or onto the disk part; false (counted) when it is dropped. */
-  push(message: Buffer): boolean {
+  push(bytes: Buffer, start = 0, end = bytes.length): boolean {
+    const message = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
     const len = message.length;
     if (this.closing) return this.drop(len);
     if (this.opened && this.diskMessages === 0 && this.memBytes + len <= this.memoryLimit) {
